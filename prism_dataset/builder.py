@@ -1,0 +1,97 @@
+"""`PrismBuilder`: the `datasets` builder for PRISM, configs ``v1`` (published release) and ``synthetic``."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import datasets
+
+from .schema import user_features
+
+__all__ = ["PrismBuilder", "PrismConfig", "HUB_REPO_ID", "fetch_release"]
+
+log = logging.getLogger(__name__)
+HUB_REPO_ID = "xaddh/multimodal-privacy"
+_CITATION = """@article{prism2025,
+  title   = {Auditing M-LLMs for Privacy Risks: A Synthetic Benchmark and Evaluation Framework},
+  journal = {arXiv preprint arXiv:2511.03248},
+  year    = {2025}
+}"""
+
+
+@dataclass
+class PrismConfig(datasets.BuilderConfig):
+    """Options of both configs; the ``synthetic`` ones are ignored by ``v1``.
+
+    v1: ``data_dir`` (a local release folder) or, when unset, ``repo_id``/``revision`` on the Hub.
+    synthetic: ``n_users``, ``seed``, ``prior`` (name or YAML path), ``posts_per_user``,
+    ``text_backend`` (template | hf | openai) + ``text_model``, ``image_backend``
+    (none | placeholder | diffusers) + ``image_model``, ``image_size``, ``cache_dir``.
+    """
+    repo_id: str = HUB_REPO_ID
+    revision: str | None = None
+    load_images: bool = True
+    n_users: int = 100
+    seed: int = 0
+    prior: str = "default"
+    posts_per_user: int = 3
+    text_backend: str = "template"
+    text_model: str | None = None
+    image_backend: str = "placeholder"
+    image_model: str | None = None
+    image_size: int = 256
+    cache_dir: str | None = None
+    backend_options: dict = field(default_factory=dict)
+
+
+def fetch_release(repo_id: str = HUB_REPO_ID, revision: str | None = None) -> Path:
+    """Download (or find in the local Hub cache) the release files of ``repo_id``."""
+    from huggingface_hub import snapshot_download
+    path = snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
+                             allow_patterns=["posts.json", "target.json", "images/*", "*.md"])
+    return Path(path)
+
+
+class PrismBuilder(datasets.GeneratorBasedBuilder):
+    """PRISM user records: posts with images, topics, the 12 true attributes, leakage plan."""
+
+    BUILDER_CONFIG_CLASS = PrismConfig
+    BUILDER_CONFIGS = [
+        PrismConfig(name="v1", version=datasets.Version("1.0.0"),
+                    description="The published PRISM v1 release (543 users)."),
+        PrismConfig(name="synthetic", version=datasets.Version("1.0.0"),
+                    description="Users generated from a seeded prior by the agentic workflow."),
+    ]
+    DEFAULT_CONFIG_NAME = "v1"
+
+    def _info(self) -> datasets.DatasetInfo:
+        return datasets.DatasetInfo(
+            description="PRISM: auditing multi-modal LLMs for private-attribute inference.",
+            features=user_features(),
+            homepage="https://arxiv.org/abs/2511.03248",
+            citation=_CITATION,
+            license="cc-by-4.0",
+        )
+
+    def _split_generators(self, dl_manager):
+        cfg = self.config
+        if cfg.name == "v1":
+            root = Path(cfg.data_dir) if cfg.data_dir else fetch_release(cfg.repo_id, cfg.revision)
+            return [datasets.SplitGenerator(name=datasets.Split.TEST,
+                                            gen_kwargs={"data_dir": str(root)})]
+        return [datasets.SplitGenerator(name=datasets.Split.TRAIN,
+                                        gen_kwargs={"user_indices": list(range(cfg.n_users))})]
+
+    def _generate_examples(self, data_dir: str | None = None, user_indices: list[int] | None = None):
+        if self.config.name == "v1":
+            from .release import Release
+            release = Release(data_dir, load_images=self.config.load_images)
+            for record in release.records():
+                yield record["user_id"], record
+            if release.warnings:
+                log.warning("%d image problem(s) in %s; the records keep image=None",
+                            len(release.warnings), data_dir)
+        else:
+            from .generation import generate_examples
+            yield from generate_examples(self.config, user_indices)

@@ -1,0 +1,191 @@
+"""Reads the published PRISM release layout (``posts.json``, ``target.json``, optional ``images/``).
+
+Release quirks are kept, not fixed: a post whose image is ``"none"`` keeps ``image_ref="none"``;
+an image reference beyond the last post becomes an entry with ``text=None``; unfilled topic
+templates ("[Favorite Game Name]") stay as written. Problems that spoil one record raise
+:class:`ReleaseError` naming the file, user and field; problems that only lose an image are
+recorded as :class:`ReleaseWarning` and the record keeps ``image=None``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .attributes import AttributeError_, from_v1
+from .schema import empty_provenance
+
+__all__ = ["ReleaseError", "ReleaseWarning", "Release", "read_json", "NO_IMAGE"]
+
+log = logging.getLogger(__name__)
+NO_IMAGE = "none"
+TEMPLATE_SLOT = re.compile(r"\[[^\[\]]+\]")
+
+
+class ReleaseError(ValueError):
+    """A release file that cannot be read as PRISM data; names the file, user and field."""
+    user_facing = True
+
+    def __init__(self, file, message: str, user: str | None = None, field: str | None = None):
+        self.file, self.user, self.field = str(file), user, field
+        where = [f"file {self.file}"]
+        if user is not None:
+            where.append(f"user {user!r}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        super().__init__(f"{', '.join(where)}: {message}")
+
+
+@dataclass(frozen=True)
+class ReleaseWarning:
+    """A recoverable problem (the record is kept, without the affected image)."""
+    file: str
+    user: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"file {self.file}, user {self.user!r}, field {self.field!r}: {self.message}"
+
+
+def read_json(path: Path) -> dict:
+    """Load a JSON object, turning truncated or non-JSON files into a ReleaseError."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise ReleaseError(path, "file not found") from None
+    except UnicodeDecodeError as exc:
+        raise ReleaseError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ReleaseError(path, f"not valid JSON (truncated or corrupt?): {exc.msg} at line "
+                                 f"{exc.lineno} column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise ReleaseError(path, f"expected a JSON object keyed by user id, got {type(data).__name__}")
+    return data
+
+
+class Release:
+    """A release folder. Iterate with :meth:`records`; problems met so far are in ``warnings``."""
+
+    POSTS, TARGET, IMAGES = "posts.json", "target.json", "images"
+
+    def __init__(self, data_dir, *, load_images: bool = True):
+        self.root = Path(data_dir).resolve()
+        if not self.root.is_dir():
+            raise ReleaseError(self.root, "release folder not found")
+        self.load_images = load_images
+        self.posts_path, self.target_path = self.root / self.POSTS, self.root / self.TARGET
+        self.posts = read_json(self.posts_path)
+        self.target = read_json(self.target_path)
+        only_posts = [u for u in self.posts if u not in self.target]
+        only_target = [u for u in self.target if u not in self.posts]
+        if only_posts:
+            raise ReleaseError(self.target_path, f"missing from {self.TARGET} but present in "
+                               f"{self.POSTS} ({len(only_posts)} user(s))", user=only_posts[0])
+        if only_target:
+            raise ReleaseError(self.posts_path, f"missing from {self.POSTS} but present in "
+                               f"{self.TARGET} ({len(only_target)} user(s))", user=only_target[0])
+        self.warnings: list[ReleaseWarning] = []
+
+    @property
+    def user_ids(self) -> list[str]:
+        return list(self.posts)
+
+    def __len__(self) -> int:
+        return len(self.posts)
+
+    def _warn(self, file, user: str, field: str, message: str) -> None:
+        w = ReleaseWarning(str(file), user, field, message)
+        self.warnings.append(w)
+        log.warning("%s", w)
+
+    def resolve_image(self, user: str, field: str, ref: str) -> Path:
+        """The file an image reference points to; refuses references that leave the release."""
+        if not isinstance(ref, str) or not ref.strip():
+            raise ReleaseError(self.posts_path, f"image reference must be text, got {ref!r}", user, field)
+        if os.path.isabs(ref) or ref.startswith(("\\", "~")) or re.match(r"^[a-zA-Z]:", ref):
+            raise ReleaseError(self.posts_path, f"absolute image path {ref!r} is not allowed", user, field)
+        path = (self.root / ref).resolve()
+        if self.root not in path.parents:
+            raise ReleaseError(self.posts_path, f"image path {ref!r} escapes the release folder",
+                               user, field)
+        return path
+
+    def _image(self, user: str, field: str, ref: str) -> dict | None:
+        path = self.resolve_image(user, field, ref)
+        if not self.load_images:
+            return None
+        if not path.is_file():
+            self._warn(self.posts_path, user, field, f"image {ref!r} not found")
+            return None
+        data = path.read_bytes()
+        try:
+            from PIL import Image, UnidentifiedImageError
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+        except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
+            self._warn(self.posts_path, user, field, f"image {ref!r} is unreadable ({exc})")
+            return None
+        return {"bytes": data, "path": path.name}
+
+    def record(self, user: str) -> dict:
+        """One user record (DESIGN.md §3); raises ReleaseError on a malformed entry."""
+        entry = self.posts.get(user)
+        if not isinstance(entry, dict):
+            raise ReleaseError(self.posts_path, f"expected an object, got {type(entry).__name__}", user)
+        for key in ("posts", "topics", "img_urls"):
+            if key not in entry:
+                raise ReleaseError(self.posts_path, "missing key", user, key)
+        posts, topics, img_urls = entry["posts"], entry["topics"], entry["img_urls"]
+        if not isinstance(posts, dict) or not all(isinstance(t, str) for t in posts.values()):
+            raise ReleaseError(self.posts_path, "expected an object of post id -> text", user, "posts")
+        if not isinstance(img_urls, list):
+            raise ReleaseError(self.posts_path, "expected a list of image paths", user, "img_urls")
+        if not isinstance(topics, dict) or not all(
+                isinstance(v, list) and all(isinstance(t, str) for t in v) for v in topics.values()):
+            raise ReleaseError(self.posts_path, "expected an object of category -> list of titles",
+                               user, "topics")
+        rows = []
+        post_items = list(posts.items())
+        for i in range(max(len(post_items), len(img_urls))):
+            post_id, text = post_items[i] if i < len(post_items) else (f"image{i + 1}", None)
+            ref = img_urls[i] if i < len(img_urls) else None
+            field = f"img_urls[{i}]"
+            image = None if ref in (None, NO_IMAGE) else self._image(user, field, ref)
+            rows.append({"post_id": post_id, "text": text, "image": image, "image_ref": ref,
+                         "caption": None, "timestamp": None, "event": None})
+        try:
+            attributes = from_v1(self.target[user])
+        except AttributeError_ as exc:
+            field = str(exc).split(":", 1)[0].split(" ")[0]
+            raise ReleaseError(self.target_path, str(exc), user, field) from None
+        return {
+            "user_id": user,
+            "posts": rows,
+            "topics": [{"category": c, "titles": list(t)} for c, t in topics.items()],
+            "attributes": attributes,
+            "leakage": [],
+            "provenance": empty_provenance(source="prism-v1", version="1.0"),
+        }
+
+    def records(self) -> Iterator[dict]:
+        """All user records in release order, images read one at a time."""
+        for user in self.posts:
+            yield self.record(user)
+
+
+def quirks(posts_entry: dict) -> dict:
+    """The v1 quirks in one posts.json entry: counts of "none" images, extra images, template slots."""
+    img = posts_entry.get("img_urls", [])
+    return {
+        "no_image_posts": sum(1 for r in img if r == NO_IMAGE),
+        "image_post_mismatch": len(img) != len(posts_entry.get("posts", {})),
+        "template_slots": sum(1 for titles in posts_entry.get("topics", {}).values()
+                              for t in titles if TEMPLATE_SLOT.search(t)),
+    }

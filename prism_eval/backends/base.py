@@ -1,0 +1,198 @@
+"""The backend interface (list in, list out) and the lazy registry of backends by name.
+
+A :class:`ChatRequest` is OpenAI-style messages whose content is text or a list of parts
+``{"type": "text", "text": ...}`` / ``{"type": "image", "image": <encoded image bytes>}`` plus
+generation settings; ``tags`` (role, template hash, user id) travel with the request for the cache
+and logs but are never sent to a model. A :class:`Generation` is the answer: text, token counts,
+latency and an error string instead of an exception.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import importlib
+import io
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+__all__ = ["ChatRequest", "Generation", "Backend", "register_backend", "get_backend",
+           "available_backends", "parse_model_spec", "image_part", "text_part", "UnknownBackend",
+           "request_images"]
+
+
+def text_part(text: str) -> dict:
+    return {"type": "text", "text": text}
+
+
+def image_part(image: Any) -> dict:
+    """An image part from encoded bytes, a file path or a PIL image (stored as PNG bytes)."""
+    if isinstance(image, (bytes, bytearray)):
+        data = bytes(image)
+    elif isinstance(image, dict) and image.get("bytes"):
+        data = image["bytes"]
+    elif isinstance(image, str) or hasattr(image, "__fspath__"):
+        with open(image, "rb") as f:
+            data = f.read()
+    elif hasattr(image, "save"):
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        data = buf.getvalue()
+    else:
+        raise TypeError(f"cannot make an image part from {type(image).__name__}")
+    return {"type": "image", "image": data}
+
+
+@dataclass
+class ChatRequest:
+    """One chat call: messages (text and image parts) + generation settings + tags (not sent)."""
+    messages: list[dict]
+    max_tokens: int = 512
+    temperature: float = 0.0
+    top_p: float | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+    response_format: str | None = None  # "json" asks for a JSON object where the backend can
+    tags: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_prompt(cls, user: str, system: str | None = None, images: list | None = None,
+                    **settings) -> "ChatRequest":
+        """A request from a user text, an optional system text and optional images."""
+        messages = [{"role": "system", "content": system}] if system else []
+        if images:
+            content = [image_part(i) for i in images] + [text_part(user)]
+        else:
+            content = user
+        messages.append({"role": "user", "content": content})
+        return cls(messages=messages, **settings)
+
+    def settings(self) -> dict:
+        """Generation settings (everything that changes the output except the messages)."""
+        return {"max_tokens": self.max_tokens, "temperature": self.temperature,
+                "top_p": self.top_p, "seed": self.seed, "stop": self.stop,
+                "response_format": self.response_format}
+
+    def text(self) -> str:
+        """All text of the messages joined, images left out (for text-only consumers)."""
+        out = []
+        for m in self.messages:
+            content = m["content"]
+            if isinstance(content, str):
+                out.append(content)
+            else:
+                out.extend(p["text"] for p in content if p.get("type") == "text")
+        return "\n".join(out)
+
+
+def request_images(request: ChatRequest) -> list[bytes]:
+    """Encoded image bytes of a request, in message order."""
+    return [p["image"] for m in request.messages if not isinstance(m["content"], str)
+            for p in m["content"] if p.get("type") == "image"]
+
+
+def image_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class Generation:
+    """A backend's answer to one request; ``error`` is set instead of raising."""
+    text: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    error: str | None = None
+    cached: bool = False
+    finish_reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Backend:
+    """Base class: subclasses implement :meth:`generate` over a list of requests.
+
+    ``local`` backends run stage by stage in batches; API backends run requests concurrently.
+    ``model_id`` and ``revision`` identify what answered, for the cache and the results.
+    """
+    name: str = "base"
+    local: bool = True
+
+    def __init__(self, model: str | None = None, revision: str | None = None, **options):
+        self.model_id = model or self.name
+        self.revision = revision
+        self.options = options
+
+    def generate(self, requests: list[ChatRequest]) -> list[Generation]:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """What to record in results: backend, model id, revision (never secrets)."""
+        return {"backend": self.name, "model": self.model_id, "revision": self.revision}
+
+    def close(self) -> None:
+        """Release resources (connections, GPU memory)."""
+
+
+# ------------------------------------------------------------------------ registry
+
+_REGISTRY: dict[str, str] = {}
+
+
+class UnknownBackend(KeyError):
+    user_facing = True
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def register_backend(name: str, target: str | Callable) -> None:
+    """Register ``name`` -> "module:Class" (imported only when built) or a class/factory."""
+    _REGISTRY[name] = target
+
+
+def available_backends() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def _resolve(name: str):
+    if name not in _REGISTRY:
+        hint = difflib.get_close_matches(name, list(_REGISTRY), n=1, cutoff=0.5)
+        msg = f"unknown backend {name!r}"
+        msg += f"; did you mean {hint[0]!r}?" if hint else ""
+        raise UnknownBackend(msg + f" (available: {', '.join(available_backends())})")
+    target = _REGISTRY[name]
+    if isinstance(target, str):
+        module, _, attr = target.partition(":")
+        target = getattr(importlib.import_module(module), attr)
+    return target
+
+
+def parse_model_spec(spec: str) -> tuple[str, str | None]:
+    """"backend:model" -> (backend, model); a bare registered name -> (name, None).
+
+    A bare name that is not a backend is looked up in the API presets (e.g. "gpt-4o").
+    """
+    backend, sep, model = spec.partition(":")
+    if sep and backend in _REGISTRY:
+        return backend, model or None
+    if spec in _REGISTRY:
+        return spec, None
+    presets = importlib.import_module("prism_eval.backends.presets")
+    if presets.find_preset(spec) is not None:
+        return "openai", spec
+    _resolve(backend if sep else spec)  # raises UnknownBackend with a suggestion
+    return backend, model or None
+
+
+def get_backend(spec: str, **options) -> Backend:
+    """Build a backend from "name" or "name:model" (e.g. "hf:Qwen/Qwen2.5-VL-7B-Instruct")."""
+    name, model = parse_model_spec(spec)
+    cls = _resolve(name)
+    if model is not None:
+        options.setdefault("model", model)
+    return cls(**options)

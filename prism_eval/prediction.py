@@ -1,0 +1,105 @@
+"""The prediction format shared by parsing, the lexicon attacker, the chain, scoring and the metric.
+
+A user prediction is a JSON object::
+
+    {"attributes": {"age": {"guesses": [34, 30], "confidence": 0.7, "evidence": ["post1"]},
+                    "location": {"guesses": [{"place_of_birth": "Japan",
+                                              "travel_history": ["USA"]}], ...}, ...},
+     "parse_failures": {"income": "no value found in model output"}}
+
+Keys are canonical attribute keys (DESIGN.md §2). ``guesses`` holds up to 3 answers, best first;
+an attribute that is absent or has no guesses was not answered (it lowers coverage). For
+``hobbies`` each guess is one hobby. For ``location`` and ``appearance`` each guess is an object
+of sub-fields (a bare string guess for location is read as the place of birth). An attribute in
+``parse_failures`` is counted as a parse failure, never as a wrong guess.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from prism_dataset.attributes import ATTRIBUTE_KEYS, AttributeError_, _key
+
+__all__ = ["MAX_GUESSES", "empty_prediction", "attribute_prediction", "truth_as_prediction",
+           "coerce_prediction", "PredictionError"]
+
+MAX_GUESSES = 3
+
+
+class PredictionError(ValueError):
+    """A prediction object that does not have the documented shape."""
+
+
+def empty_prediction() -> dict:
+    return {"attributes": {}, "parse_failures": {}}
+
+
+def attribute_prediction(guesses: list, confidence: float | None = None,
+                         evidence: list[str] | None = None) -> dict:
+    return {"guesses": list(guesses)[:MAX_GUESSES] if guesses is not None else [],
+            "confidence": confidence, "evidence": list(evidence or [])}
+
+
+def truth_as_prediction(attributes: dict) -> dict:
+    """The prediction that states the true attributes (hobbies as three one-hobby guesses)."""
+    pred = empty_prediction()
+    for key in ATTRIBUTE_KEYS:
+        value = attributes.get(key)
+        if value is None:
+            continue
+        guesses = list(value) if key == "hobbies" else [value]
+        pred["attributes"][key] = attribute_prediction(guesses, 1.0)
+    return pred
+
+
+def coerce_prediction(obj: Any) -> dict:
+    """Validate a prediction given as a dict or JSON text; raises PredictionError naming the field.
+
+    Accepts attribute codes and v1 keys for canonical keys, a bare guess for a one-element list,
+    and the short form ``{"age": {...}}`` without the ``attributes`` wrapper.
+    """
+    if isinstance(obj, (str, bytes)):
+        try:
+            obj = json.loads(obj)
+        except json.JSONDecodeError as exc:
+            raise PredictionError(f"prediction is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise PredictionError(f"prediction must be an object, got {type(obj).__name__}")
+    attrs = obj.get("attributes", None)
+    failures = obj.get("parse_failures") or {}
+    if attrs is None:
+        attrs = {k: v for k, v in obj.items() if k != "parse_failures"}
+    if not isinstance(attrs, dict):
+        raise PredictionError(f"'attributes' must be an object, got {type(attrs).__name__}")
+    if not isinstance(failures, dict):
+        raise PredictionError("'parse_failures' must be an object of attribute -> reason")
+    out = empty_prediction()
+    for name, value in attrs.items():
+        try:
+            key = _key(name)
+        except AttributeError_ as exc:
+            raise PredictionError(str(exc)) from None
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            value = {"guesses": value}
+        guesses = value.get("guesses", [])
+        if guesses is None:
+            guesses = []
+        if not isinstance(guesses, list) or (key in ("location", "appearance") and
+                                             isinstance(value.get("guesses"), dict)):
+            guesses = [guesses]
+        conf = value.get("confidence")
+        if conf is not None and not isinstance(conf, (int, float)) or isinstance(conf, bool):
+            raise PredictionError(f"{key}.confidence must be a number or null, got {conf!r}")
+        evidence = value.get("evidence") or []
+        if not isinstance(evidence, list):
+            evidence = [evidence]
+        out["attributes"][key] = {"guesses": guesses, "confidence": conf,
+                                  "evidence": [str(e) for e in evidence]}
+    for name, reason in failures.items():
+        try:
+            out["parse_failures"][_key(name)] = str(reason)
+        except AttributeError_ as exc:
+            raise PredictionError(f"parse_failures: {exc}") from None
+    return out

@@ -1,0 +1,31 @@
+"""Shared fixtures: the published v1 files, small generated images, offline Hub settings."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _find_v1() -> Path:
+    env = os.environ.get("PRISM_V1_DIR")
+    candidates = [Path(env)] if env else []
+    candidates += [REPO.parent / "shared" / "data" / "prism-v1",
+                   REPO / "tests" / "data" / "prism-v1"]
+    for c in candidates:
+        if (c / "posts.json").is_file():
+            return c
+    raise RuntimeError("PRISM v1 files not found: set PRISM_V1_DIR or place them in ../shared/data/prism-v1")
+
+
+@pytest.fixture(scope="session")
+def v1_dir() -> Path:
+    """The published PRISM v1 folder (posts.json, target.json; no images)."""
+    return _find_v1()
