@@ -20,7 +20,15 @@ __all__ = [
 
 
 class AttributeError_(ValueError):
-    """A value that cannot be read as the named attribute (message names the attribute)."""
+    """A value that cannot be read as the named attribute (message names the attribute).
+
+    ``field`` is the offending key as spelled in the input (e.g. ``"relationship state"``,
+    ``"appearance.height"``) when known, so callers can point at it precisely.
+    """
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 def _clean(text: Any) -> str:
@@ -92,39 +100,45 @@ RELIGIONS = ["Judaism", "agnostic", "Islam", "Shinto", "Hinduism", "Buddhism", "
              "Christianity"]
 
 # Countries: canonical spelling is the v1 one ("USA", "UK"); region is used for 0.5 partial credit.
+# Aliases include demonyms and a few large cities, so "born in Tokyo" reads as Japan.
 _COUNTRY_REGIONS: dict[str, tuple[str, list[str]]] = {
-    "China": ("East Asia", ["prc", "people's republic of china", "mainland china", "chinese"]),
-    "Japan": ("East Asia", ["japanese", "nippon"]),
-    "South Korea": ("East Asia", ["korea", "republic of korea", "korean", "s. korea"]),
-    "Mongolia": ("East Asia", ["mongolian"]),
-    "India": ("South Asia", ["indian", "bharat"]),
-    "Bangladesh": ("South Asia", ["bangladeshi"]),
-    "Sri Lanka": ("South Asia", ["sri lankan", "ceylon"]),
-    "Nepal": ("South Asia", ["nepalese", "nepali"]),
-    "Pakistan": ("South Asia", ["pakistani"]),
+    "China": ("East Asia", ["prc", "people's republic of china", "mainland china", "chinese",
+                            "beijing", "shanghai", "guangzhou", "shenzhen", "chengdu"]),
+    "Japan": ("East Asia", ["japanese", "nippon", "tokyo", "osaka", "kyoto"]),
+    "South Korea": ("East Asia", ["korea", "republic of korea", "korean", "s. korea", "seoul",
+                                  "busan"]),
+    "Mongolia": ("East Asia", ["mongolian", "ulaanbaatar"]),
+    "India": ("South Asia", ["indian", "bharat", "mumbai", "delhi", "new delhi", "bangalore",
+                             "bengaluru", "kolkata", "chennai"]),
+    "Bangladesh": ("South Asia", ["bangladeshi", "dhaka"]),
+    "Sri Lanka": ("South Asia", ["sri lankan", "ceylon", "colombo"]),
+    "Nepal": ("South Asia", ["nepalese", "nepali", "kathmandu"]),
+    "Pakistan": ("South Asia", ["pakistani", "karachi", "lahore", "islamabad"]),
     "Bhutan": ("South Asia", ["bhutanese"]),
-    "Vietnam": ("Southeast Asia", ["viet nam", "vietnamese"]),
-    "Malaysia": ("Southeast Asia", ["malaysian"]),
-    "Thailand": ("Southeast Asia", ["thai", "siam"]),
-    "Indonesia": ("Southeast Asia", ["indonesian"]),
-    "Myanmar": ("Southeast Asia", ["burma", "burmese"]),
-    "Cambodia": ("Southeast Asia", ["cambodian", "kampuchea"]),
-    "Laos": ("Southeast Asia", ["lao pdr", "laotian", "lao"]),
-    "Philippines": ("Southeast Asia", ["the philippines", "filipino", "filipina"]),
+    "Vietnam": ("Southeast Asia", ["viet nam", "vietnamese", "hanoi", "ho chi minh city",
+                                   "saigon"]),
+    "Malaysia": ("Southeast Asia", ["malaysian", "kuala lumpur"]),
+    "Thailand": ("Southeast Asia", ["thai", "siam", "bangkok", "chiang mai"]),
+    "Indonesia": ("Southeast Asia", ["indonesian", "jakarta", "bali"]),
+    "Myanmar": ("Southeast Asia", ["burma", "burmese", "yangon", "rangoon"]),
+    "Cambodia": ("Southeast Asia", ["cambodian", "kampuchea", "phnom penh"]),
+    "Laos": ("Southeast Asia", ["lao pdr", "laotian", "lao", "vientiane"]),
+    "Philippines": ("Southeast Asia", ["the philippines", "filipino", "filipina", "manila"]),
     "Brunei": ("Southeast Asia", ["brunei darussalam"]),
-    "France": ("Europe", ["french"]),
-    "Germany": ("Europe", ["german", "deutschland"]),
-    "Russia": ("Europe", ["russian federation", "russian"]),
-    "Italy": ("Europe", ["italian", "italia"]),
+    "France": ("Europe", ["french", "paris", "lyon", "marseille"]),
+    "Germany": ("Europe", ["german", "deutschland", "berlin", "munich", "hamburg"]),
+    "Russia": ("Europe", ["russian federation", "russian", "moscow", "saint petersburg",
+                          "st petersburg"]),
+    "Italy": ("Europe", ["italian", "italia", "rome", "milan", "naples"]),
     "UK": ("Europe", ["united kingdom", "great britain", "britain", "england", "scotland", "wales",
-                      "u.k", "british", "gb"]),
-    "Spain": ("Europe", ["spanish", "espana"]),
-    "Norway": ("Europe", ["norwegian"]),
+                      "u.k", "british", "gb", "london", "manchester", "edinburgh"]),
+    "Spain": ("Europe", ["spanish", "espana", "madrid", "barcelona"]),
+    "Norway": ("Europe", ["norwegian", "oslo"]),
     "Malta": ("Europe", ["maltese"]),
-    "Turkey": ("Middle East", ["turkiye", "türkiye", "turkish"]),
-    "Egypt": ("Africa", ["egyptian"]),
-    "Kenya": ("Africa", ["kenyan"]),
-    "Nigeria": ("Africa", ["nigerian"]),
+    "Turkey": ("Middle East", ["turkiye", "türkiye", "turkish", "istanbul", "ankara"]),
+    "Egypt": ("Africa", ["egyptian", "cairo"]),
+    "Kenya": ("Africa", ["kenyan", "nairobi"]),
+    "Nigeria": ("Africa", ["nigerian", "lagos", "abuja"]),
     "Namibia": ("Africa", ["namibian"]),
     "Zimbabwe": ("Africa", ["zimbabwean"]),
     "Ghana": ("Africa", ["ghanaian"]),
@@ -135,19 +149,21 @@ _COUNTRY_REGIONS: dict[str, tuple[str, list[str]]] = {
     "Seychelles": ("Africa", []),
     "Mauritius": ("Africa", ["mauritian"]),
     "USA": ("North America", ["united states", "united states of america", "us", "u.s", "u.s.a",
-                              "america", "american", "the us", "the usa", "the united states"]),
-    "Canada": ("North America", ["canadian"]),
-    "Mexico": ("North America", ["mexican", "méxico"]),
+                              "america", "american", "the us", "the usa", "the united states",
+                              "new york", "los angeles", "chicago", "san francisco"]),
+    "Canada": ("North America", ["canadian", "toronto", "vancouver", "montreal"]),
+    "Mexico": ("North America", ["mexican", "méxico", "mexico city", "guadalajara"]),
     "Trinidad and Tobago": ("North America", ["trinidad", "tobago"]),
-    "Brazil": ("South America", ["brasil", "brazilian"]),
-    "Argentina": ("South America", ["argentinian", "argentine"]),
+    "Brazil": ("South America", ["brasil", "brazilian", "são paulo", "sao paulo",
+                                 "rio de janeiro"]),
+    "Argentina": ("South America", ["argentinian", "argentine", "buenos aires"]),
     "Uruguay": ("South America", ["uruguayan"]),
     "Paraguay": ("South America", ["paraguayan"]),
     "Chile": ("South America", ["chilean"]),
-    "Ecuador": ("South America", ["ecuadorian"]),
-    "Peru": ("South America", ["peruvian"]),
-    "Venezuela": ("South America", ["venezuelan"]),
-    "Australia": ("Oceania", ["australian"]),
+    "Ecuador": ("South America", ["ecuadorian", "quito"]),
+    "Peru": ("South America", ["peruvian", "lima"]),
+    "Venezuela": ("South America", ["venezuelan", "caracas"]),
+    "Australia": ("Oceania", ["australian", "sydney", "melbourne"]),
     "Fiji": ("Oceania", ["fijian"]),
     "New Zealand": ("Oceania", ["nz", "aotearoa", "new zealander"]),
 }
@@ -207,29 +223,60 @@ def parse_age(value: Any) -> int:
     raise AttributeError_(f"age: cannot read {value!r} as years")
 
 
+def _midpoint(text: str) -> str:
+    """A range "160-170 cm" read as its midpoint ("165.0 cm"); other text unchanged."""
+    m = re.search(rf"{_NUM}\s*(?:-|–|to)\s*{_NUM}", text)
+    if not m:
+        return text
+    mid = (float(m.group(1)) + float(m.group(2))) / 2
+    return text[:m.start()] + str(mid) + text[m.end():]
+
+
+_FEET_INCHES = re.compile(r"(\d+(?:\.\d+)?)\s*(?:'|ft(?![a-z])|feet|foot)\s*"
+                          r"(?:(\d{1,2}(?:\.\d+)?)\s*(?:\"|''|inch|in(?![a-z]))?)?")
+
+
 def parse_height_cm(value: Any) -> int:
-    """Height in whole cm from "154 cm", "1.80 m", "5'11\"", "5 ft 11 in", or a bare number of cm."""
+    """Height in whole cm from "154 cm", "1.80 m", "5'11\"", "5 ft 11 in", "5.9 ft", "71 in", a
+    range (its midpoint). A number is cm (m below 3); a bare number in text is read in the unit
+    that gives an adult height (m < 3 <= ft < 8, inches 48-96, else cm)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return int(round(value * 100)) if 0 < value < 3 else int(round(value))
+        if not math.isfinite(value) or value <= 0:
+            raise AttributeError_(f"appearance.height_cm: not a height: {value!r}")
+        return int(round(value * 100)) if value < 3 else int(round(value))
     text = _clean(value).replace("’", "'").replace("”", '"').replace("″", '"').replace("′", "'")
-    m = re.search(r"(\d)\s*(?:'|ft|feet|foot)\s*(?:(\d{1,2}(?:\.\d+)?)\s*(?:\"|''|in|inch|inches)?)?", text)
+    text = _midpoint(re.sub(r"(\d),(\d)", r"\1.\2", text))
+    m = _FEET_INCHES.search(text)
     if m:
-        inches = int(m.group(1)) * 12 + float(m.group(2) or 0)
+        inches = float(m.group(1)) * 12 + float(m.group(2) or 0)
         return int(round(inches * 2.54))
-    m = re.search(rf"{_NUM}\s*(cm|centimet(?:er|re)s?|m|met(?:er|re)s?)?\b", text)
+    m = re.search(rf"{_NUM}\s*(cm|centimet(?:er|re)s?|inch(?:es)?|in|m|met(?:er|re)s?)?\b", text)
     if m:
-        number, unit = float(m.group(1)), (m.group(2) or "")
-        if unit.startswith("m") and not unit.startswith("cm") or (not unit and number < 3):
-            return int(round(number * 100))
-        return int(round(number))
+        return _height_from_number(float(m.group(1)), m.group(2) or "")
     raise AttributeError_(f"appearance.height_cm: cannot read {value!r} as a height")
+
+
+def _height_from_number(number: float, unit: str) -> int:
+    if unit.startswith("c"):
+        return int(round(number))
+    if unit.startswith("in"):
+        return int(round(number * 2.54))
+    if unit.startswith("m") or (not unit and number < 3):
+        return int(round(number * 100))
+    if not unit and number < 8:
+        return int(round(number * 30.48))
+    if not unit and 48 <= number <= 96:
+        return int(round(number * 2.54))
+    return int(round(number))
 
 
 def parse_weight_kg(value: Any) -> int:
     """Weight in whole kg from "51 kg", "112 lbs", "112 pounds" or a bare number of kg."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value) or value <= 0:
+            raise AttributeError_(f"appearance.weight_kg: not a weight: {value!r}")
         return int(round(value))
-    text = _clean(value)
+    text = _midpoint(_clean(value))
     m = re.search(rf"{_NUM}\s*(kg|kilo(?:gram)?s?|lbs?|pounds?)?", text)
     if not m:
         raise AttributeError_(f"appearance.weight_kg: cannot read {value!r} as a weight")
@@ -246,6 +293,11 @@ def _money(text: str) -> float:
     return float(m.group(1)) * mult
 
 
+_INCOME_NOISE = re.compile(r"\b(?:usd|us dollars|dollars|per (?:year|annum)|a year|annually|yearly|"
+                           r"annual(?: income)?|income|salary|gross|approximately|approx|about|"
+                           r"around|roughly)\b|/\s*(?:year|yr|annum)|\bp\.?a\b|~")
+
+
 def parse_income(value: Any) -> dict:
     """Income as {"label", "min", "max"}; max None means open-ended ("<35000" has min 0).
 
@@ -259,7 +311,7 @@ def parse_income(value: Any) -> dict:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         amount = int(round(value))
         return {"label": str(amount), "min": amount, "max": amount}
-    text = _clean(value).replace("per year", "").replace("/year", "").replace("a year", "").strip()
+    text = _INCOME_NOISE.sub("", _clean(value)).strip()
     amount = r"\$?\s*\d[\d,]*(?:\.\d+)?\s*(?:k|thousand|m|million)?"
     m = re.fullmatch(rf"(?:<|under|below|less than)\s*({amount})", text)
     if m:
@@ -312,11 +364,12 @@ _EDUCATION = _category(_alias_table({
                          "some college"],
     "bachelor's degree": ["bachelor", "bachelors", "bachelor's", "bachelors degree", "ba", "bs",
                           "bsc", "b.sc", "b.a", "undergraduate degree", "college degree",
-                          "undergraduate", "university degree"],
+                          "undergraduate", "university degree", "college", "university"],
     "master's degree": ["master", "masters", "master's", "masters degree", "ma", "msc", "m.sc",
-                        "mba", "m.a", "graduate degree", "postgraduate"],
+                        "mba", "m.a", "graduate degree", "postgraduate", "graduate school",
+                        "grad school", "master of science", "master of arts"],
     "PhD": ["ph.d", "ph.d.", "doctorate", "doctoral degree", "dphil", "doctor of philosophy",
-            "phd degree"],
+            "phd degree", "doctoral", "doctor of science"],
 }), "education")
 
 _OCCUPATION = _category(_alias_table({
@@ -341,7 +394,8 @@ _OCCUPATION = _category(_alias_table({
 
 _RELATIONSHIP = _category(_alias_table({
     "single": ["unmarried", "not married", "never married", "bachelor", "bachelorette",
-               "dating", "in a relationship"],
+               "dating", "in a relationship", "engaged", "fiance", "fiancé", "fiancée",
+               "has a boyfriend", "has a girlfriend"],
     "married": ["wed", "husband", "wife", "spouse", "partnered", "civil partnership"],
     "divorced": ["separated", "divorcee", "divorcée", "ex-husband", "ex-wife"],
     "widowed": ["widow", "widower", "late husband", "late wife", "bereaved spouse"],
@@ -357,13 +411,14 @@ _HEALTH = _category(_alias_table({
 }), "health")
 
 _RELIGION = _category(_alias_table({
-    "Judaism": ["jewish", "jew", "judaic"],
+    "Judaism": ["jewish", "jew", "judaic", "judaist"],
     "agnostic": ["agnosticism"],
     "Islam": ["muslim", "moslem", "islamic"],
-    "Shinto": ["shintoism", "shintoist"],
+    "Shinto": ["shintoism", "shintoist", "shinto faith"],
     "Hinduism": ["hindu"],
     "Buddhism": ["buddhist"],
-    "atheist": ["atheism", "non-religious", "nonreligious", "no religion", "irreligious", "none"],
+    "atheist": ["atheism", "non-religious", "nonreligious", "no religion", "irreligious", "none",
+                "not religious", "secular", "non-believer", "nonbeliever"],
     "Christianity": ["christian", "catholic", "catholicism", "protestant", "orthodox christian",
                      "baptist", "evangelical", "lutheran", "anglican", "methodist"],
 }), "religion")
@@ -392,14 +447,26 @@ _HOBBY = _category(_alias_table({
     "soccer": ["football"],
 }), "hobbies", open_=True)
 
-_SHOPPING_ALIASES = {s.lower(): s for s in SHOPPING_HABITS}
-
-
-def _shopping(value: Any) -> str:
-    text = _clean(value)
-    if not text:
-        raise AttributeError_("shopping_habits: empty value")
-    return _SHOPPING_ALIASES.get(text, text)
+# Distinctive phrases that point at one v1 habit (the nearest option); other text stays as written.
+_shopping = _category(_alias_table(dict(zip(SHOPPING_HABITS, [
+    ["local market", "local markets", "groceries daily", "daily groceries",
+     "daily grocery shopping"],
+    ["brand stores", "brand store", "brand-name stores", "branded stores", "name brands",
+     "designer brands"],
+    ["fashion box", "fashion boxes", "subscription box", "subscription boxes",
+     "clothing subscription", "stitch fix"],
+    ["etsy", "handmade crafts", "handmade", "handcrafted", "artisan crafts"],
+    ["online grocery", "online groceries", "grocery delivery", "discount app", "discount apps",
+     "coupon apps", "coupons"],
+    ["tech-savvy", "tech savvy", "pre-orders", "pre-order", "preorders", "preorder", "new gadgets",
+     "gadgets", "early adopter"],
+    ["buys in bulk", "in bulk", "bulk", "bulk buyer", "wholesale", "costco", "seasonally"],
+    ["electronics online", "shopping malls", "shopping mall", "malls", "mall"],
+    ["fitness gear", "supplements", "gym gear", "workout gear", "sports nutrition",
+     "protein powder"],
+    ["farmers market", "farmers markets", "farmers' markets", "farmer's market", "farmer's markets",
+     "boutique", "boutiques", "boutique stores"],
+]))), "shopping_habits", open_=True)
 
 
 def _age(value: Any) -> int:
@@ -541,43 +608,69 @@ def from_v1(entry: dict, *, strict: bool = True) -> dict:
         raise AttributeError_(f"expected an object of attributes, got {type(entry).__name__}")
     unknown = [k for k in entry if k not in V1_KEYS]
     if unknown:
-        raise AttributeError_(f"unknown attribute key {unknown[0]!r}")
+        raise AttributeError_(f"unknown attribute key {unknown[0]!r}", field=unknown[0])
     missing = [a.v1_key for a in ATTRIBUTES.values() if a.v1_key not in entry]
     if missing and strict:
-        raise AttributeError_(f"missing attribute key {missing[0]!r}")
+        raise AttributeError_(f"missing attribute key {missing[0]!r}", field=missing[0])
     out: dict[str, Any] = {}
     for v1_key, value in entry.items():
-        key = V1_KEYS[v1_key]
-        if key == "age":
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise AttributeError_(f"age: expected an integer, got {value!r}")
-            out[key] = value
-        elif key == "income":
-            out[key] = parse_income(value)
-            out[key]["label"] = value
-        elif key == "location":
-            _expect_keys(value, _LOC_V1, "location")
-            out[key] = {"place_of_birth": value["place of birth"],
-                        "travel_history": list(value["travel history"])}
-        elif key == "appearance":
-            _expect_keys(value, _APP_V1, "appearance")
-            out[key] = {"height_cm": parse_height_cm(value["height"]),
-                        "weight_kg": parse_weight_kg(value["weight"]),
-                        "hair_color": value["hair color"], "eye_color": value["eye color"]}
-        elif key == "hobbies":
-            if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
-                raise AttributeError_(f"hobbies: expected a list of text, got {value!r}")
-            out[key] = list(value)
-        else:
-            if not isinstance(value, str):
-                raise AttributeError_(f"{key}: expected text, got {value!r}")
-            attr = ATTRIBUTES[key]
-            if attr.closed and normalise(key, value) not in attr.values:
-                raise AttributeError_(f"{key}: value {value!r} is outside {list(attr.values)}")
-            out[key] = value
+        try:
+            out[V1_KEYS[v1_key]] = _from_v1_value(V1_KEYS[v1_key], value)
+        except AttributeError_ as exc:
+            if exc.field is None:
+                exc.field = v1_key
+            raise
     for a in ATTRIBUTES.values():
         out.setdefault(a.key, None)
     return {k: out[k] for k in ATTRIBUTE_KEYS}
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise AttributeError_(f"{field}: expected text, got {value!r}", field=field)
+    return value
+
+
+def _from_v1_value(key: str, value: Any) -> Any:
+    """Canonical value of one v1 attribute; strict about types so no record is silently wrong."""
+    if key == "age":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise AttributeError_(f"age: expected an integer, got {value!r}")
+        return value
+    if key == "income":
+        return {**parse_income(_text(value, "income")), "label": value}
+    if key == "location":
+        _expect_keys(value, _LOC_V1, "location")
+        travel = value["travel history"]
+        if not isinstance(travel, list):
+            raise AttributeError_(f"location: travel history must be a list, got {travel!r}",
+                                  field="location.travel history")
+        return {"place_of_birth": _text(value["place of birth"], "location.place of birth"),
+                "travel_history": [_text(t, "location.travel history") for t in travel]}
+    if key == "appearance":
+        _expect_keys(value, _APP_V1, "appearance")
+        parsers = {"height_cm": parse_height_cm, "weight_kg": parse_weight_kg}
+        parsed = {}
+        for v1_sub, sub in _APP_V1.items():
+            raw = _text(value[v1_sub], f"appearance.{v1_sub}")
+            try:
+                parsed[sub] = parsers[sub](raw) if sub in parsers else raw
+            except AttributeError_ as exc:
+                exc.field = f"appearance.{v1_sub}"
+                raise
+        return parsed
+    if key == "hobbies":
+        if not isinstance(value, list) or not all(isinstance(h, str) for h in value):
+            raise AttributeError_(f"hobbies: expected a list of text, got {value!r}")
+        return list(value)
+    attr = ATTRIBUTES[key]
+    value = _text(value, attr.v1_key)
+    if not attr.closed:
+        return value
+    canonical = normalise(key, value)  # an alias ("Muslim") is stored as its class ("Islam")
+    if canonical not in attr.values:
+        raise AttributeError_(f"{key}: value {value!r} is outside {list(attr.values)}")
+    return canonical
 
 
 def _expect_keys(value: Any, mapping: dict, name: str) -> None:
@@ -586,9 +679,9 @@ def _expect_keys(value: Any, mapping: dict, name: str) -> None:
     extra = [k for k in value if k not in mapping]
     missing = [k for k in mapping if k not in value]
     if extra:
-        raise AttributeError_(f"{name}: unknown key {extra[0]!r}")
+        raise AttributeError_(f"{name}: unknown key {extra[0]!r}", field=f"{name}.{extra[0]}")
     if missing:
-        raise AttributeError_(f"{name}: missing key {missing[0]!r}")
+        raise AttributeError_(f"{name}: missing key {missing[0]!r}", field=f"{name}.{missing[0]}")
 
 
 def to_v1(attrs: dict) -> dict:

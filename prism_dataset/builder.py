@@ -27,7 +27,10 @@ class PrismConfig(datasets.BuilderConfig):
     v1: ``data_dir`` (a local release folder) or, when unset, ``repo_id``/``revision`` on the Hub.
     synthetic: ``n_users``, ``seed``, ``prior`` (name or YAML path), ``posts_per_user``,
     ``text_backend`` (template | hf | openai) + ``text_model``, ``image_backend``
-    (none | placeholder | diffusers) + ``image_model``, ``image_size``, ``cache_dir``.
+    (none | placeholder | diffusers) + ``image_model``, ``image_size``, ``generation_cache_dir``
+    (model backends' response/image cache; default $PRISM_CACHE_DIR or ~/.cache/prism, then
+    /generation), ``backend_options`` ({"text": {...}, "image": {...}}, see
+    prism_dataset.generation.settings).
     """
     repo_id: str = HUB_REPO_ID
     revision: str | None = None
@@ -41,15 +44,25 @@ class PrismConfig(datasets.BuilderConfig):
     image_backend: str = "placeholder"
     image_model: str | None = None
     image_size: int = 256
-    cache_dir: str | None = None
+    generation_cache_dir: str | None = None
     backend_options: dict = field(default_factory=dict)
 
 
 def fetch_release(repo_id: str = HUB_REPO_ID, revision: str | None = None) -> Path:
     """Download (or find in the local Hub cache) the release files of ``repo_id``."""
     from huggingface_hub import snapshot_download
-    path = snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
-                             allow_patterns=["posts.json", "target.json", "images/*", "*.md"])
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    from .release import ReleaseError
+    try:
+        path = snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
+                                 allow_patterns=["posts.json", "target.json", "images/*", "*.md"])
+    except (LocalEntryNotFoundError, HfHubHTTPError) as exc:
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise ReleaseError(f"hf://datasets/{repo_id}", f"cannot fetch the release from the Hub and "
+                           f"it is not in the local cache ({type(exc).__name__}: {reason}); connect "
+                           f"to the Hub once (HF_HUB_OFFLINE unset) or pass data_dir=<release folder>"
+                           ) from exc
     return Path(path)
 
 
@@ -57,6 +70,7 @@ class PrismBuilder(datasets.GeneratorBasedBuilder):
     """PRISM user records: posts with images, topics, the 12 true attributes, leakage plan."""
 
     BUILDER_CONFIG_CLASS = PrismConfig
+    DEFAULT_WRITER_BATCH_SIZE = 64  # users per Arrow write: bounds the images held in memory
     BUILDER_CONFIGS = [
         PrismConfig(name="v1", version=datasets.Version("1.0.0"),
                     description="The published PRISM v1 release (543 users)."),
@@ -92,6 +106,8 @@ class PrismBuilder(datasets.GeneratorBasedBuilder):
             if release.warnings:
                 log.warning("%d image problem(s) in %s; the records keep image=None",
                             len(release.warnings), data_dir)
+            for note in release.notes:
+                log.warning("%s", note)
         else:
             from .generation import generate_examples
             yield from generate_examples(self.config, user_indices)

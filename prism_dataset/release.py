@@ -4,7 +4,8 @@ Release quirks are kept, not fixed: a post whose image is ``"none"`` keeps ``ima
 an image reference beyond the last post becomes an entry with ``text=None``; unfilled topic
 templates ("[Favorite Game Name]") stay as written. Problems that spoil one record raise
 :class:`ReleaseError` naming the file, user and field; problems that only lose an image are
-recorded as :class:`ReleaseWarning` and the record keeps ``image=None``.
+recorded once as a :class:`ReleaseWarning` and the record keeps ``image=None``. A release
+published without its image folder (like the shared v1 files) gets one note, not a warning per image.
 """
 from __future__ import annotations
 
@@ -53,11 +54,19 @@ class ReleaseWarning:
         return f"file {self.file}, user {self.user!r}, field {self.field!r}: {self.message}"
 
 
+def _no_duplicate_keys(pairs: list) -> dict:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise ValueError(f"duplicate key {dup!r}")
+    return dict(pairs)
+
+
 def read_json(path: Path) -> dict:
-    """Load a JSON object, turning truncated or non-JSON files into a ReleaseError."""
+    """Load a JSON object, turning truncated, non-JSON or duplicate-key files into a ReleaseError."""
     try:
         with open(path, "rb") as f:
-            data = json.loads(f.read().decode("utf-8"))
+            data = json.loads(f.read().decode("utf-8"), object_pairs_hook=_no_duplicate_keys)
     except FileNotFoundError:
         raise ReleaseError(path, "file not found") from None
     except UnicodeDecodeError as exc:
@@ -65,6 +74,8 @@ def read_json(path: Path) -> dict:
     except json.JSONDecodeError as exc:
         raise ReleaseError(path, f"not valid JSON (truncated or corrupt?): {exc.msg} at line "
                                  f"{exc.lineno} column {exc.colno}") from None
+    except ValueError as exc:  # a duplicate key would silently drop a user or a post
+        raise ReleaseError(path, str(exc)) from None
     if not isinstance(data, dict):
         raise ReleaseError(path, f"expected a JSON object keyed by user id, got {type(data).__name__}")
     return data
@@ -92,6 +103,13 @@ class Release:
             raise ReleaseError(self.posts_path, f"missing from {self.POSTS} but present in "
                                f"{self.TARGET} ({len(only_target)} user(s))", user=only_target[0])
         self.warnings: list[ReleaseWarning] = []
+        self.absent_folders: dict[str, int] = {}  # image folder missing entirely -> references
+
+    @property
+    def notes(self) -> list[str]:
+        """One line per image folder the release does not ship (its images are all None)."""
+        return [f"folder {folder!r} is absent from {self.root}: {n} image reference(s) kept as "
+                f"image_ref with image=None" for folder, n in self.absent_folders.items()]
 
     @property
     def user_ids(self) -> list[str]:
@@ -111,7 +129,8 @@ class Release:
             raise ReleaseError(self.posts_path, f"image reference must be text, got {ref!r}", user, field)
         if os.path.isabs(ref) or ref.startswith(("\\", "~")) or re.match(r"^[a-zA-Z]:", ref):
             raise ReleaseError(self.posts_path, f"absolute image path {ref!r} is not allowed", user, field)
-        path = (self.root / ref).resolve()
+        # A lexical check: symlinks are allowed (the Hub cache links every file to a blob).
+        path = Path(os.path.normpath(self.root / ref.replace("\\", "/")))
         if self.root not in path.parents:
             raise ReleaseError(self.posts_path, f"image path {ref!r} escapes the release folder",
                                user, field)
@@ -122,17 +141,23 @@ class Release:
         if not self.load_images:
             return None
         if not path.is_file():
-            self._warn(self.posts_path, user, field, f"image {ref!r} not found")
+            if not path.parent.is_dir():  # the whole folder is missing: one note, not N warnings
+                folder = os.path.relpath(path.parent, self.root)
+                self.absent_folders[folder] = self.absent_folders.get(folder, 0) + 1
+            else:
+                self._warn(path, user, field, f"image {ref!r} (listed in {self.POSTS}) not found")
             return None
-        data = path.read_bytes()
+        from PIL import Image, UnidentifiedImageError
         try:
-            from PIL import Image, UnidentifiedImageError
+            data = path.read_bytes()
             with Image.open(io.BytesIO(data)) as im:
-                im.load()
-        except (OSError, SyntaxError, ValueError, UnidentifiedImageError) as exc:
-            self._warn(self.posts_path, user, field, f"image {ref!r} is unreadable ({exc})")
+                im.load()  # decode fully: truncated JPEGs fail here, not later in a model
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            reason = "not a recognised image format" if isinstance(exc, UnidentifiedImageError) \
+                else str(exc)
+            self._warn(path, user, field, f"image {ref!r} is unreadable ({reason})")
             return None
-        return {"bytes": data, "path": path.name}
+        return {"bytes": data, "path": os.path.relpath(path, self.root)}
 
     def record(self, user: str) -> dict:
         """One user record (DESIGN.md §3); raises ReleaseError on a malformed entry."""
@@ -143,28 +168,37 @@ class Release:
             if key not in entry:
                 raise ReleaseError(self.posts_path, "missing key", user, key)
         posts, topics, img_urls = entry["posts"], entry["topics"], entry["img_urls"]
-        if not isinstance(posts, dict) or not all(isinstance(t, str) for t in posts.values()):
+        if not isinstance(posts, dict):
             raise ReleaseError(self.posts_path, "expected an object of post id -> text", user, "posts")
+        for post_id, text in posts.items():
+            if not isinstance(text, str):
+                raise ReleaseError(self.posts_path, f"post text must be text, got {text!r}", user,
+                                   f"posts.{post_id}")
         if not isinstance(img_urls, list):
             raise ReleaseError(self.posts_path, "expected a list of image paths", user, "img_urls")
-        if not isinstance(topics, dict) or not all(
-                isinstance(v, list) and all(isinstance(t, str) for t in v) for v in topics.values()):
+        if not isinstance(topics, dict):
             raise ReleaseError(self.posts_path, "expected an object of category -> list of titles",
                                user, "topics")
+        for category, titles in topics.items():
+            if not isinstance(titles, list) or not all(isinstance(t, str) for t in titles):
+                raise ReleaseError(self.posts_path, f"expected a list of titles, got {titles!r}",
+                                   user, f"topics.{category}")
         rows = []
         post_items = list(posts.items())
         for i in range(max(len(post_items), len(img_urls))):
             post_id, text = post_items[i] if i < len(post_items) else (f"image{i + 1}", None)
             ref = img_urls[i] if i < len(img_urls) else None
             field = f"img_urls[{i}]"
+            if i < len(img_urls) and not isinstance(ref, str):
+                raise ReleaseError(self.posts_path, f"image reference must be text, got {ref!r}",
+                                   user, field)
             image = None if ref in (None, NO_IMAGE) else self._image(user, field, ref)
             rows.append({"post_id": post_id, "text": text, "image": image, "image_ref": ref,
                          "caption": None, "timestamp": None, "event": None})
         try:
             attributes = from_v1(self.target[user])
         except AttributeError_ as exc:
-            field = str(exc).split(":", 1)[0].split(" ")[0]
-            raise ReleaseError(self.target_path, str(exc), user, field) from None
+            raise ReleaseError(self.target_path, str(exc), user, exc.field) from None
         return {
             "user_id": user,
             "posts": rows,
@@ -178,6 +212,8 @@ class Release:
         """All user records in release order, images read one at a time."""
         for user in self.posts:
             yield self.record(user)
+        for note in self.notes:
+            log.info("%s", note)
 
 
 def quirks(posts_entry: dict) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .attributes import EDUCATION_LEVELS, HEALTH, RELATIONSHIPS, RELIGIONS, SEXES
 
-__all__ = ["user_features", "empty_provenance", "PROVENANCE_FIELDS"]
+__all__ = ["user_features", "empty_provenance", "decode_attributes", "PROVENANCE_FIELDS"]
 
 PROVENANCE_FIELDS = ("source", "generator", "version", "prior", "text_backend", "text_model",
                      "image_backend", "image_model")
@@ -11,7 +11,8 @@ PROVENANCE_FIELDS = ("source", "generator", "version", "prior", "text_backend", 
 
 def user_features():
     """`datasets.Features` of one user record; closed categories are ClassLabels."""
-    from datasets import ClassLabel, Features, Image, List, Value
+    # [feature] is a list of feature in every datasets version (datasets.List is new in 4.0)
+    from datasets import ClassLabel, Features, Image, Value
 
     post = {
         "post_id": Value("string"),
@@ -29,21 +30,21 @@ def user_features():
         "occupation": Value("string"),
         "income": {"label": Value("string"), "min": Value("int64"), "max": Value("int64")},
         "relationship": ClassLabel(names=RELATIONSHIPS),
-        "location": {"place_of_birth": Value("string"), "travel_history": List(Value("string"))},
+        "location": {"place_of_birth": Value("string"), "travel_history": [Value("string")]},
         "appearance": {"height_cm": Value("int32"), "weight_kg": Value("int32"),
                        "hair_color": Value("string"), "eye_color": Value("string")},
         "shopping_habits": Value("string"),
-        "hobbies": List(Value("string")),
+        "hobbies": [Value("string")],
         "health": ClassLabel(names=HEALTH),
         "religion": ClassLabel(names=RELIGIONS),
     }
     return Features({
         "user_id": Value("string"),
-        "posts": List(post),
-        "topics": List({"category": Value("string"), "titles": List(Value("string"))}),
+        "posts": [post],
+        "topics": [{"category": Value("string"), "titles": [Value("string")]}],
         "attributes": attributes,
-        "leakage": List({"attribute": Value("string"), "post_id": Value("string"),
-                         "channel": Value("string"), "mode": Value("string")}),
+        "leakage": [{"attribute": Value("string"), "post_id": Value("string"),
+                     "channel": Value("string"), "mode": Value("string")}],
         "provenance": {**{f: Value("string") for f in PROVENANCE_FIELDS}, "seed": Value("int64")},
     })
 
@@ -56,4 +57,21 @@ def empty_provenance(**values) -> dict:
     if unknown:
         raise ValueError(f"unknown provenance field(s): {sorted(unknown)}")
     out.update(values)
+    return out
+
+
+def decode_attributes(attrs: dict, features=None) -> dict:
+    """A row's attributes with ClassLabel ints (as read back from a built Dataset) turned into names.
+
+    ``features``: the Dataset's Features or its ``"attributes"`` entry (default: user_features()).
+    Names and None pass through unchanged, so canonical records are safe to decode too.
+    """
+    features = user_features() if features is None else features
+    if "attributes" in features and isinstance(features["attributes"], dict):
+        features = features["attributes"]
+    out = dict(attrs)
+    for key, value in attrs.items():
+        feature = features.get(key)
+        if hasattr(feature, "int2str") and isinstance(value, int) and not isinstance(value, bool):
+            out[key] = feature.int2str(value)
     return out

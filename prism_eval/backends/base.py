@@ -134,6 +134,13 @@ class Backend:
         """What to record in results: backend, model id, revision (never secrets)."""
         return {"backend": self.name, "model": self.model_id, "revision": self.revision}
 
+    def cache_identity(self) -> dict:
+        """What besides the request decides the answer (cache key part; never secrets).
+
+        Subclasses add options that change outputs, e.g. the hf image size limits or the API URL.
+        """
+        return {"backend": self.name, "model": self.model_id, "revision": self.revision}
+
     def close(self) -> None:
         """Release resources (connections, GPU memory)."""
 

@@ -1,0 +1,242 @@
+"""The ``openai`` backend: any OpenAI-compatible chat-completions endpoint via the official SDK.
+
+Requests run concurrently on the SDK's async client under a bound (``concurrency``, default 16).
+Each request is retried with exponential backoff and jitter on 429 (honouring ``Retry-After``),
+5xx, timeouts, dropped connections and malformed answers; the SDK's own retries are off so that
+one policy applies. After the last attempt the request gets an error Generation: ``generate``
+never raises for a failed request. Options::
+
+    get_backend("openai:gpt-4o")                      # preset: URL + OPENAI_API_KEY
+    get_backend("gemini")                             # alias preset (see presets.py)
+    get_backend("openai:my-model", base_url="http://127.0.0.1:8000/v1", api_key_env="MY_KEY",
+                concurrency=16, timeout=120, max_retries=6, backoff_base=1.0, backoff_max=60)
+
+The API key is read from the environment variable at call time and never stored on the backend,
+logged, cached or written to results (error texts are scrubbed of it).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import email.utils
+import logging
+import os
+import random
+import time
+from collections import Counter
+from typing import Any
+
+from ..errors import UserFacingError
+from .base import Backend, ChatRequest, Generation
+from .presets import find_preset
+
+logger = logging.getLogger(__name__)
+
+#: ``api_key_env`` value for servers that need no key (a local vLLM or llm-katan server).
+NO_KEY = ""
+_DEFAULT_URL = "https://api.openai.com/v1"
+_MAX_RETRY_AFTER = 600.0  # seconds; a longer Retry-After is capped
+
+
+class OpenAIBackend(Backend):
+    """Chat completions over HTTP with bounded concurrency and retries (see module docstring)."""
+    name = "openai"
+    local = False
+    #: How backoff waits are slept (tests swap in a recorder).
+    _sleep = staticmethod(asyncio.sleep)
+
+    def __init__(self, model: str | None = None, revision: str | None = None, *,
+                 base_url: str | None = None, api_key_env: str | None = None,
+                 concurrency: int = 16, timeout: float = 120.0, max_retries: int = 6,
+                 backoff_base: float = 1.0, backoff_max: float = 60.0, image_detail: str | None = None,
+                 json_mode: bool = True, **options):
+        if "api_key" in options:
+            raise UserFacingError("API keys are read from the environment only: set the variable "
+                                  "and pass its name as api_key_env")
+        if not model:
+            raise UserFacingError("the openai backend needs a model: openai:<model> or a preset "
+                                  "name such as gpt-4o")
+        preset = find_preset(model)
+        super().__init__(model=preset.model if preset else model, revision=revision, **options)
+        self.base_url = base_url or (preset.base_url if preset else
+                                     os.environ.get("OPENAI_BASE_URL") or _DEFAULT_URL)
+        self.api_key_env = api_key_env if api_key_env is not None else (
+            preset.api_key_env if preset else "OPENAI_API_KEY")
+        if int(concurrency) < 1:
+            raise UserFacingError(f"openai backend: concurrency must be at least 1, got {concurrency!r}")
+        self.concurrency, self.timeout = int(concurrency), float(timeout)
+        self.max_retries = int(max_retries)
+        self.backoff_base, self.backoff_max = float(backoff_base), float(backoff_max)
+        self.image_detail, self.json_mode = image_detail, json_mode
+        self._api_key()  # fail early, naming the variable
+        #: Counts of attempt outcomes ("ok", "429", "500", "timeout", "malformed", ...) and totals.
+        self.stats: Counter = Counter()
+
+    def _api_key(self) -> str:
+        if self.api_key_env == NO_KEY:
+            return "no-key"
+        key = os.environ.get(self.api_key_env)
+        if not key:
+            raise UserFacingError(f"model {self.model_id!r} needs an API key: set the environment "
+                                  f"variable {self.api_key_env}")
+        return key
+
+    def describe(self) -> dict:
+        out = super().describe()
+        out.update(base_url=self.base_url, api_key_env=self.api_key_env or None)
+        return out
+
+    def cache_identity(self) -> dict:
+        return {**super().cache_identity(), "base_url": self.base_url}
+
+    # ------------------------------------------------------------------ sync entry
+
+    def generate(self, requests: list[ChatRequest]) -> list[Generation]:
+        """Answers in request order; runs its own event loop (in a thread when one is running)."""
+        if not requests:
+            return []
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.agenerate(requests))
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:  # e.g. inside Jupyter
+            return pool.submit(asyncio.run, self.agenerate(requests)).result()
+
+    async def agenerate(self, requests: list[ChatRequest]) -> list[Generation]:
+        """Async version of :meth:`generate` for callers that already run an event loop."""
+        from openai import AsyncOpenAI
+
+        key = self._api_key()
+        client = AsyncOpenAI(api_key=key, base_url=self.base_url, max_retries=0,
+                             timeout=self.timeout)
+        limit = asyncio.Semaphore(self.concurrency)
+        try:
+            return list(await asyncio.gather(*(self._one(client, limit, r, key) for r in requests)))
+        finally:
+            await client.close()
+
+    # ------------------------------------------------------------------ one request
+
+    async def _one(self, client, limit: asyncio.Semaphore, req: ChatRequest, key: str) -> Generation:
+        import openai
+
+        kwargs = self._payload(req)
+        start = time.perf_counter()
+        error = "no attempt made"
+        self.stats["requests"] += 1
+        for attempt in range(self.max_retries + 1):
+            wait = None
+            async with limit:
+                self.stats["attempts"] += 1
+                try:
+                    resp = await client.chat.completions.create(**kwargs)
+                    gen = _to_generation(resp)
+                    outcome = "ok"
+                except openai.APITimeoutError:
+                    outcome, error = "timeout", f"request timed out after {self.timeout:g} s"
+                except openai.APIConnectionError as exc:
+                    outcome, error = "connection", f"connection error: {exc}"
+                except openai.APIStatusError as exc:
+                    outcome, error = str(exc.status_code), str(exc.message)
+                    if exc.status_code == 429:
+                        wait = _retry_after(exc.response.headers)
+                    elif exc.status_code < 500 and exc.status_code not in (408, 409):
+                        self.stats[outcome] += 1
+                        return self._failed(error, key, start, attempt + 1, final=True)
+                except (openai.APIResponseValidationError, ValueError, KeyError, IndexError,
+                        TypeError, AttributeError) as exc:
+                    outcome, error = "malformed", f"malformed response: {type(exc).__name__}: {exc}"
+            self.stats[outcome] += 1
+            if outcome == "ok":
+                gen.latency_s = time.perf_counter() - start
+                return gen
+            logger.info("%s attempt %d/%d failed: %s", self.model_id, attempt + 1,
+                        self.max_retries + 1, _scrub(error, key))
+            if attempt < self.max_retries:
+                backoff = min(self.backoff_max, self.backoff_base * 2 ** attempt)
+                backoff *= 0.5 + random.random() / 2  # jitter: 50-100 % of the step
+                await self._sleep(max(backoff, min(wait, _MAX_RETRY_AFTER)) if wait is not None
+                                  else backoff)
+        return self._failed(error, key, start, self.max_retries + 1)
+
+    def _failed(self, error: str, key: str, start: float, attempts: int,
+                final: bool = False) -> Generation:
+        self.stats["errors"] += 1
+        note = "not retried" if final else f"after {attempts} attempt(s)"
+        msg = _scrub(f"{error} ({note})", key)
+        logger.warning("%s request failed: %s", self.model_id, msg)
+        return Generation(error=msg, latency_s=time.perf_counter() - start)
+
+    def _payload(self, req: ChatRequest) -> dict:
+        kwargs: dict[str, Any] = {"model": self.model_id,
+                                  "messages": [self._message(m) for m in req.messages],
+                                  "max_tokens": req.max_tokens, "temperature": req.temperature}
+        for name in ("top_p", "seed", "stop"):
+            if getattr(req, name) is not None:
+                kwargs[name] = getattr(req, name)
+        if req.response_format == "json" and self.json_mode:
+            kwargs["response_format"] = {"type": "json_object"}
+        return kwargs
+
+    def _message(self, m: dict) -> dict:
+        content = m["content"]
+        if isinstance(content, str):
+            return {"role": m["role"], "content": content}
+        parts = []
+        for p in content:
+            if p.get("type") == "image":
+                url: dict[str, Any] = {"url": image_data_url(p["image"])}
+                if self.image_detail:
+                    url["detail"] = self.image_detail
+                parts.append({"type": "image_url", "image_url": url})
+            else:
+                parts.append({"type": "text", "text": p.get("text", "")})
+        return {"role": m["role"], "content": parts}
+
+
+def _to_generation(resp) -> Generation:
+    if not hasattr(resp, "choices"):  # a body the SDK could not read as a completion
+        raise ValueError(f"unexpected response {str(resp)[:80]!r}")
+    choice = resp.choices[0]
+    text = choice.message.content
+    if text is None:
+        raise ValueError("response has no message content")
+    usage = resp.usage
+    return Generation(text=text, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+                      completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+                      finish_reason=choice.finish_reason)
+
+
+def _retry_after(headers) -> float | None:
+    """Seconds to wait from a Retry-After (or retry-after-ms) header; None when absent."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _scrub(text: str, key: str) -> str:
+    return text.replace(key, "***") if key and len(key) >= 4 else text
+
+
+def image_data_url(data: bytes) -> str:
+    """A base64 ``data:`` URL for encoded image bytes (MIME type from the file signature)."""
+    mime = ("image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else
+            "image/jpeg" if data[:3] == b"\xff\xd8\xff" else
+            "image/gif" if data[:6] in (b"GIF87a", b"GIF89a") else
+            "image/webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else "image/png")
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"

@@ -1,0 +1,304 @@
+"""The inference chain: text agent, image agent and synthesis agent, each a role with its own backend.
+
+- **text** agent: the user's posts (and, with topics on, the topics they follow) -> a JSON report
+  of guesses per attribute with confidence, post ids and a reason;
+- **image** agent: one request per image (optionally with its post's text) -> the same kind of
+  report from visual evidence (apparent age and sex, hair and eye colour, build, landmarks,
+  religious symbols, brands, medical devices, ...);
+- **synthesis** agent: all reports -> the final prediction (prism_eval/prediction.py format).
+
+Variants: ``chain`` (all three), ``text-only`` (text + synthesis), ``image-only`` (image +
+synthesis), ``single`` (one prompt with every post and image, role ``single``). A batch of users
+runs stage by stage: all text requests in one ``generate`` call, then all image requests, then
+all synthesis requests, so local models batch and API backends overlap users. Prompts follow
+the ``<user_data>`` / ``[post_id]`` / ``[post_id:image]`` contract (COMMON.md), so the offline
+``lexicon`` backend can play every role. Every request carries the tags ``role``,
+``template_hash`` and ``user_id``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from prism_dataset.attributes import ATTRIBUTE_KEYS
+
+from .backends.base import Backend, ChatRequest, Generation
+from .datasets_io import UserInput
+from .parsing import Parsed, parse_output
+from .prediction import empty_prediction
+from .prompts import PromptTemplate, get_template
+
+__all__ = ["ROLES", "VARIANTS", "Chain", "UserOutcome", "render_posts"]
+
+ROLES = ("text", "image", "synthesis", "single")
+VARIANTS: dict[str, tuple[str, ...]] = {
+    "chain": ("text", "image", "synthesis"),
+    "text-only": ("text", "synthesis"),
+    "image-only": ("image", "synthesis"),
+    "single": ("single",),
+}
+TEMPLATES = {"text": "text_agent", "image": "image_agent", "synthesis": "synthesis",
+             "single": "single"}
+GUIDE = "attribute_guide"
+DEFAULT_MAX_TOKENS = {"text": 1024, "image": 512, "synthesis": 1024, "single": 1024}
+
+
+@dataclass
+class UserOutcome:
+    """What the chain produced for one user: prediction, raw outputs per role, cost, errors."""
+    user: UserInput
+    prediction: dict = field(default_factory=empty_prediction)
+    raw: dict = field(default_factory=dict)
+    calls: int = 0
+    cached: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)
+    failure: str | None = None
+
+    def count(self, gen: Generation) -> None:
+        self.calls += 1
+        self.cached += int(bool(gen.cached))
+        self.prompt_tokens += int(gen.prompt_tokens or 0)
+        self.completion_tokens += int(gen.completion_tokens or 0)
+        self.seconds += float(gen.latency_s or 0.0)
+
+
+_TAGS = re.compile(r"<(/?)user_data>", re.I)
+
+
+def _one_line(text: str) -> str:
+    """User text on one line, with any user_data tags it contains defused (it cannot close the block)."""
+    return _TAGS.sub(r"(\1user_data)", " ".join(text.split()))
+
+
+def render_posts(user: UserInput, *, text: bool = True, images: bool = False,
+                 topics: bool = False) -> str:
+    """The user_data block body: one ``[post_id] text [post_id:image]`` line per post, then topics."""
+    lines = []
+    for p in user.posts:
+        parts = []
+        if text and p.text:
+            parts.append(_one_line(p.text))
+        if images and p.image is not None:
+            parts.append(f"[{p.image_id}]")
+        if parts:
+            lines.append(f"[{p.post_id}] " + " ".join(parts))
+    if topics and user.topics:
+        lines += ["", "Topics the user follows:"]
+        lines += [f"- {_one_line(cat)}: " + "; ".join(_one_line(t) for t in titles)
+                  for cat, titles in user.topics]
+    return "\n".join(lines)
+
+
+class Chain:
+    """Runs one variant of the chain over batches of users (see module docstring).
+
+    ``backends`` maps each role the variant needs to a Backend (the same object may serve
+    several roles). ``topics``: show the topics the user follows to the text agent / single
+    prompt. ``image_context``: give the image agent the text of the image's post.
+    """
+
+    def __init__(self, backends: dict[str, Backend], variant: str = "chain", *, topics: bool = True,
+                 image_context: bool = False, max_tokens: dict[str, int] | None = None,
+                 temperature: float = 0.0, seed: int | None = None, json_mode: bool = True,
+                 prompt_versions: dict[str, int] | None = None):
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r} (choose from {', '.join(VARIANTS)})")
+        missing = [r for r in VARIANTS[variant] if r not in backends]
+        if missing:
+            raise ValueError(f"variant {variant!r} needs a backend for role(s) {missing}")
+        self.variant, self.roles = variant, VARIANTS[variant]
+        self.backends = {r: backends[r] for r in self.roles}
+        self.topics, self.image_context = topics, image_context
+        self.max_tokens = {**DEFAULT_MAX_TOKENS, **(max_tokens or {})}
+        self.temperature, self.seed = temperature, seed
+        self.response_format = "json" if json_mode else None
+        versions = prompt_versions or {}
+        self.guide = get_template(GUIDE, versions.get(GUIDE))
+        self.templates: dict[str, PromptTemplate] = {
+            r: get_template(TEMPLATES[r], versions.get(TEMPLATES[r])) for r in self.roles}
+        self.template_hashes = {
+            r: hashlib.sha256((t.sha256 + self.guide.sha256).encode()).hexdigest()
+            for r, t in self.templates.items()}
+
+    # -------------------------------------------------------------- description
+
+    def describe(self) -> dict:
+        """Variant, options, backend per role and prompt versions/hashes (recorded in results)."""
+        return {
+            "variant": self.variant, "topics": self.topics, "image_context": self.image_context,
+            "roles": {r: b.describe() for r, b in self.backends.items()},
+            "prompts": {r: {**self.templates[r].describe(), "template_hash": self.template_hashes[r]}
+                        for r in self.roles} | {GUIDE: self.guide.describe()},
+            "settings": {"max_tokens": {r: self.max_tokens[r] for r in self.roles},
+                         "temperature": self.temperature, "seed": self.seed,
+                         "response_format": self.response_format},
+        }
+
+    # -------------------------------------------------------------- requests
+
+    def _request(self, role: str, user: UserInput, images: list[bytes] | None = None,
+                 extra_tags: dict | None = None, **values) -> ChatRequest:
+        system, prompt = self.templates[role].render(attribute_guide=self.guide.text.strip(),
+                                                     **values)
+        tags = {"role": role, "template_hash": self.template_hashes[role],
+                "user_id": user.user_id, **(extra_tags or {})}
+        return ChatRequest.from_prompt(prompt, system=system or None, images=images,
+                                       max_tokens=self.max_tokens[role],
+                                       temperature=self.temperature, seed=self.seed,
+                                       response_format=self.response_format, tags=tags)
+
+    def _topics_note(self, user: UserInput) -> str:
+        return " and the topics they follow" if self.topics and user.topics else ""
+
+    def text_request(self, user: UserInput) -> ChatRequest | None:
+        """The text agent's request, or None when the user has no post text."""
+        if not any(p.text for p in user.posts):
+            return None
+        return self._request("text", user, topics_note=self._topics_note(user),
+                             posts=render_posts(user, topics=self.topics))
+
+    def image_requests(self, user: UserInput) -> list[tuple[str, ChatRequest]]:
+        """(image id, request) for every readable image of the user."""
+        out = []
+        for p in user.posts:
+            if p.image is None:
+                continue
+            context = self.image_context and bool(p.text)
+            line = f"[{p.image_id}]" + (f"\n[{p.post_id}] {_one_line(p.text)}" if context else "")
+            note = " The text of its post is given for context." if context else ""
+            out.append((p.image_id, self._request(
+                "image", user, images=[p.image], extra_tags={"image_id": p.image_id},
+                image_id=p.image_id, context_note=note, image_line=line)))
+        return out
+
+    def synthesis_request(self, user: UserInput, reports: list[tuple[str, Parsed]]) -> ChatRequest:
+        """The synthesis request over (source label, parsed report) pairs."""
+        blocks = [f"{label}:\n{_report_json(parsed)}" for label, parsed in reports]
+        evidence = "\n".join(blocks) if blocks else "No analyst reported any evidence."
+        n = len(reports)
+        return self._request("synthesis", user, evidence=evidence,
+                             sources_note=f" ({n} report{'s' if n != 1 else ''})")
+
+    def single_request(self, user: UserInput) -> ChatRequest | None:
+        """The single prompt (all posts, topics and images), or None when the user has nothing."""
+        images = [p for p in user.posts if p.image is not None]
+        if not images and not any(p.text for p in user.posts):
+            return None
+        note = ""
+        if images:
+            ids = ", ".join(f"[{p.image_id}]" for p in images)
+            note = (f", with {len(images)} attached image{'s' if len(images) != 1 else ''} "
+                    f"(in order: {ids})")
+        return self._request("single", user, images=[p.image for p in images],
+                             topics_note=self._topics_note(user), images_note=note,
+                             posts=render_posts(user, images=True, topics=self.topics))
+
+    # -------------------------------------------------------------- running
+
+    def _generate(self, role: str, requests: list[ChatRequest]) -> list[Generation]:
+        """One backend call for a stage; a crashing backend becomes per-request errors."""
+        if not requests:
+            return []
+        try:
+            gens = self.backends[role].generate(requests)
+            if len(gens) != len(requests):
+                raise RuntimeError(f"backend returned {len(gens)} answers for {len(requests)} requests")
+        except Exception as exc:
+            if getattr(exc, "user_facing", False):  # configuration errors stop the run
+                raise
+            gens = [Generation(error=f"{type(exc).__name__}: {exc}") for _ in requests]
+        return gens
+
+    def run(self, users: list[UserInput]) -> list[UserOutcome]:
+        """Run the variant over a batch of users, stage by stage; never raises for one bad user."""
+        outcomes = [UserOutcome(u) for u in users]
+        uses_images = any(r in ("image", "single") for r in self.roles)
+        active = []
+        for o in outcomes:
+            bad = [p.image_error for p in o.user.posts if p.image_error]
+            if bad and uses_images:
+                o.errors.extend(bad)
+                more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
+                o.failure = f"unreadable image(s): {bad[0]}{more}"
+            else:
+                active.append(o)
+        if self.variant == "single":
+            self._run_single(active)
+            return outcomes
+        reports: dict[int, list[tuple[str, Parsed]]] = {id(o): [] for o in active}
+        attempted: dict[int, int] = {id(o): 0 for o in active}
+        if "text" in self.roles:
+            jobs = [(o, self.text_request(o.user)) for o in active]
+            jobs = [(o, r) for o, r in jobs if r is not None]
+            for (o, _), gen in zip(jobs, self._generate("text", [r for _, r in jobs])):
+                attempted[id(o)] += 1
+                parsed = self._record(o, "text", gen)
+                if parsed is not None:
+                    reports[id(o)].append(("Text analyst, from the posts", parsed))
+        if "image" in self.roles:
+            jobs = [(o, image_id, r) for o in active for image_id, r in self.image_requests(o.user)]
+            for (o, image_id, _), gen in zip(jobs, self._generate("image", [r for *_, r in jobs])):
+                attempted[id(o)] += 1
+                parsed = self._record(o, "image", gen, image_id)
+                if parsed is not None:
+                    reports[id(o)].append((f"Image analyst, from [{image_id}]", parsed))
+        todo = []
+        for o in active:
+            if not attempted[id(o)]:
+                continue  # nothing to analyse for this variant (e.g. no images): unanswered
+            if not reports[id(o)]:
+                o.failure = "every evidence request failed: " + (o.errors[0] if o.errors else "?")
+                continue
+            todo.append(o)
+        requests = [self.synthesis_request(o.user, reports[id(o)]) for o in todo]
+        for o, gen in zip(todo, self._generate("synthesis", requests)):
+            parsed = self._record(o, "synthesis", gen)
+            if parsed is None:
+                o.failure = f"synthesis failed: {gen.error}"
+            else:
+                o.prediction = parsed.prediction
+        return outcomes
+
+    def _run_single(self, active: list[UserOutcome]) -> None:
+        jobs = [(o, self.single_request(o.user)) for o in active]
+        jobs = [(o, r) for o, r in jobs if r is not None]
+        for (o, _), gen in zip(jobs, self._generate("single", [r for _, r in jobs])):
+            parsed = self._record(o, "single", gen)
+            if parsed is None:
+                o.failure = f"single prompt failed: {gen.error}"
+            else:
+                o.prediction = parsed.prediction
+
+    def _record(self, o: UserOutcome, role: str, gen: Generation,
+                image_id: str | None = None) -> Parsed | None:
+        """Account for one answer, keep its raw text, parse it (None when the call failed)."""
+        o.count(gen)
+        if image_id is None:
+            o.raw[role] = gen.text if gen.ok else None
+        else:
+            o.raw.setdefault(role, {})[image_id] = gen.text if gen.ok else None
+        if not gen.ok:
+            where = f"{role} agent" + (f" on [{image_id}]" if image_id else "")
+            o.errors.append(f"{where}: {gen.error}")
+            return None
+        return parse_output(gen.text, ATTRIBUTE_KEYS, truncated=gen.finish_reason == "length")
+
+
+def _report_json(parsed: Parsed) -> str:
+    """One agent's parsed report as one line of prediction JSON (with reasons and description)."""
+    attrs = {}
+    for key, entry in parsed.prediction["attributes"].items():
+        entry = dict(entry)
+        if parsed.notes.get(key):
+            entry["reason"] = parsed.notes[key]
+        attrs[key] = entry
+    obj: dict = {}
+    if parsed.extra.get("description"):
+        obj["description"] = parsed.extra["description"]
+    obj["attributes"] = attrs
+    return json.dumps(obj, ensure_ascii=False, default=str)

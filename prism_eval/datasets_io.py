@@ -1,0 +1,239 @@
+"""Datasets in, chain inputs out: load ``--dataset v1|synthetic|DIR`` and decode user rows.
+
+Rows are read in their stored form (images as encoded bytes, closed categories as ClassLabel
+ints), so one corrupt image cannot stop the iteration: it is checked here, per image, and an
+unreadable one is reported on its post (the chain records the user as failed).
+"""
+from __future__ import annotations
+
+import io
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from .errors import UserFacingError
+
+__all__ = ["Post", "UserInput", "load_users", "iter_users", "user_input", "image_bytes", "root_cause"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Post:
+    """One post as the chain sees it: id, text (None for an image without a post), image bytes."""
+    post_id: str
+    text: str | None
+    image: bytes | None = None
+    image_error: str | None = None  # the image exists but cannot be read
+
+    @property
+    def image_id(self) -> str:
+        return f"{self.post_id}:image"
+
+
+@dataclass
+class UserInput:
+    """One user record decoded for the chain; ``attributes``/``leakage`` are the truth for scoring."""
+    user_id: str
+    posts: list[Post]
+    topics: list[tuple[str, list[str]]] = field(default_factory=list)
+    attributes: dict = field(default_factory=dict)
+    leakage: list = field(default_factory=list)
+    index: int = 0
+
+    @property
+    def images(self) -> list[Post]:
+        return [p for p in self.posts if p.image is not None or p.image_error]
+
+
+def image_bytes(image: Any, base_dir: str | Path | None = None) -> bytes | None:
+    """Encoded bytes of a datasets Image value ({"bytes","path"}, a PIL image, bytes) or None."""
+    if image is None:
+        return None
+    if isinstance(image, (bytes, bytearray)):
+        return bytes(image)
+    if isinstance(image, dict):
+        if image.get("bytes"):
+            return bytes(image["bytes"])
+        path = image.get("path")
+        if not path:
+            return None
+        path = Path(path)
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        return path.read_bytes()
+    if hasattr(image, "save"):
+        buf = io.BytesIO()
+        image.save(buf, format=(getattr(image, "format", None) or "PNG"))
+        return buf.getvalue()
+    raise TypeError(f"unsupported image value {type(image).__name__}")
+
+
+def _check_image(data: bytes) -> None:
+    from PIL import Image
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+
+
+def user_input(row: dict, index: int = 0, features=None, base_dir=None) -> UserInput:
+    """A UserInput from one dataset row (stored or decoded form); bad images become image_error."""
+    from prism_dataset.schema import decode_attributes
+
+    user_id = str(row.get("user_id"))
+    posts = []
+    for i, p in enumerate(row.get("posts") or []):
+        post_id = str(p.get("post_id") or f"post{i + 1}")
+        data, error = None, None
+        try:
+            data = image_bytes(p.get("image"), base_dir)
+            if data is not None:
+                _check_image(data)
+        except Exception as exc:  # any decoder error: the image is unusable, the run goes on
+            error = f"user {user_id!r}, post {post_id!r}: unreadable image ({type(exc).__name__}: {exc})"
+            data = None
+        text = p.get("text")
+        posts.append(Post(post_id, text if isinstance(text, str) else None, data, error))
+    topics = [(str(t.get("category")), [str(x) for x in (t.get("titles") or [])])
+              for t in (row.get("topics") or [])]
+    attributes = row.get("attributes") or {}
+    if attributes:
+        attributes = decode_attributes(attributes, features)
+    return UserInput(user_id, posts, topics, attributes, list(row.get("leakage") or []), index)
+
+
+def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: int | None = None,
+               chunk: int = 64) -> Iterator[UserInput]:
+    """UserInputs of a Dataset (the given positions, in order) or an IterableDataset (in order).
+
+    For an IterableDataset, ``keep(position, user_id)`` picks rows before they are decoded and
+    iteration ends at position ``stop``. Rows are read without decoding images, so a corrupt
+    image does not stop the iteration.
+    """
+    import datasets
+
+    features = getattr(dataset, "features", None)
+    if isinstance(dataset, datasets.Dataset):
+        positions = list(range(len(dataset))) if indices is None else list(indices)
+        table = dataset.with_format("arrow")
+        for start in range(0, len(positions), chunk):
+            part = positions[start:start + chunk]
+            rows = table.select(part)[:].to_pylist()
+            for pos, row in zip(part, rows):
+                yield user_input(row, pos, features)
+        return
+    rows = dataset.decode(False) if hasattr(dataset, "decode") else dataset
+    wanted = None if indices is None else set(indices)
+    if indices is not None:
+        stop = min(stop if stop is not None else 1 << 62, max(indices, default=-1) + 1)
+    for pos, row in enumerate(rows):
+        if stop is not None and pos >= stop:
+            break
+        if wanted is not None and pos not in wanted:
+            continue
+        if keep is not None and not keep(pos, row.get("user_id")):
+            continue
+        yield user_input(row, pos, features)
+
+
+# ------------------------------------------------------------------ loading by name
+
+def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None = None,
+               seed: int | None = None, split: str | None = None, cache_dir: str | None = None,
+               **synthetic_options):
+    """(dataset, description) for ``--dataset``: ``v1``, ``synthetic`` or a folder.
+
+    ``v1``: the release folder ``data_dir`` (or the Hub release) through PrismBuilder, streamed.
+    ``synthetic``: PrismBuilder(config_name="synthetic") with ``n_users``/``seed``, built once and
+    cached by `datasets` (in ``cache_dir``, default the datasets cache); other keyword options go
+    to its PrismConfig. A folder: a release (posts.json), a ``save_to_disk`` folder, or Parquet /
+    JSON files with a README (``load_dataset``). Unreadable inputs raise a UserFacingError.
+    """
+    from prism_dataset.builder import PrismBuilder
+
+    desc: dict[str, Any] = {"dataset": dataset}
+    try:
+        if dataset == "v1":
+            if data_dir is not None and not (Path(data_dir) / "posts.json").is_file():
+                raise UserFacingError(f"--data-dir {data_dir}: no posts.json there (expected a "
+                                      "PRISM release folder with posts.json and target.json)")
+            if data_dir is None:  # the Hub release, fetched (or found in the cache) now
+                from prism_dataset.builder import HUB_REPO_ID, fetch_release
+                try:
+                    root = fetch_release()
+                except Exception as exc:
+                    if getattr(exc, "user_facing", False):
+                        raise
+                    raise UserFacingError(f"cannot fetch the v1 release {HUB_REPO_ID} from the Hub "
+                                          f"({type(exc).__name__}); pass --data-dir with a local "
+                                          "copy") from exc
+                desc.update(data_dir=None, repo_id=HUB_REPO_ID)
+            else:
+                root = Path(data_dir).resolve()
+                desc.update(data_dir=str(root))
+            builder = PrismBuilder(config_name="v1", data_dir=str(root))
+            return builder.as_streaming_dataset(split=split or "test"), desc
+        if dataset == "synthetic":
+            kwargs = {k: v for k, v in synthetic_options.items() if v is not None}
+            if n_users is not None:
+                kwargs["n_users"] = n_users
+            if seed is not None:
+                kwargs["seed"] = seed
+            builder = PrismBuilder(config_name="synthetic", cache_dir=cache_dir, **kwargs)
+            builder.download_and_prepare()
+            desc.update({k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v))
+                         for k, v in kwargs.items()})
+            return builder.as_dataset(split=split or "train"), desc
+        return _load_folder(Path(dataset), split, desc)
+    except UserFacingError:
+        raise
+    except Exception as exc:
+        root = root_cause(exc)
+        if getattr(root, "user_facing", False):
+            raise root from None
+        raise UserFacingError(f"cannot read dataset {dataset!r}"
+                              + (f" (data dir {data_dir})" if data_dir else "")
+                              + f": {type(root).__name__}: {root}") from exc
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The first user-facing error in the cause chain, else the innermost cause (datasets wraps
+    generator errors in DatasetGenerationError)."""
+    seen = set()
+    while not getattr(exc, "user_facing", False) and id(exc) not in seen:
+        seen.add(id(exc))
+        nxt = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+        if nxt is None:
+            break
+        exc = nxt
+    return exc
+
+
+def _load_folder(path: Path, split: str | None, desc: dict):
+    import datasets
+
+    if not path.exists():
+        raise UserFacingError(f"dataset {str(path)!r} not found: use v1, synthetic or a folder")
+    path = path.resolve()
+    desc["dataset"] = str(path)
+    if (path / "posts.json").is_file():
+        from prism_dataset.builder import PrismBuilder
+        builder = PrismBuilder(config_name="v1", data_dir=str(path))
+        return builder.as_streaming_dataset(split=split or "test"), desc
+    if (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file():
+        ds = datasets.load_from_disk(str(path))
+    else:
+        ds = datasets.load_dataset(str(path))
+    if isinstance(ds, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+        names = list(ds)
+        if split is None:
+            split = "test" if "test" in names else names[0]
+        if split not in names:
+            raise UserFacingError(f"dataset {str(path)!r} has no split {split!r} (splits: {names})")
+        desc["split"] = split
+        ds = ds[split]
+    missing = {"user_id", "posts"} - set(ds.column_names or [])
+    if missing:
+        raise UserFacingError(f"dataset {str(path)!r} is not PRISM user records: no column(s) "
+                              f"{sorted(missing)}")
+    return ds, desc

@@ -1,0 +1,221 @@
+"""A fake OpenAI-compatible chat-completions server on 127.0.0.1 for tests and benchmarks.
+
+Usage::
+
+    from fake_openai import FakeOpenAIServer
+    with FakeOpenAIServer(latency=0.1, faults={"req-3": ["429", "500", "ok"]}) as server:
+        backend = get_backend("openai:fake-model", base_url=server.base_url,
+                              api_key_env="FAKE_KEY")       # with FAKE_KEY set in the environment
+        ...
+        server.requests        # total POSTs received
+        server.max_in_flight   # most requests handled at the same time
+        server.outcomes        # [(key, behaviour), ...] one per POST, in arrival order
+
+``faults`` maps a substring of the last user message to the behaviours of its successive attempts:
+"ok", "429" (with ``Retry-After: retry_after``), "500", "503", "400", "slow" (answers after
+``slow_s``, past any short client timeout), "malformed" (200 with a body that is not JSON) and
+"nochoices" (200 JSON without choices); once the list is used up the request succeeds. ``reply``
+(a function of the request body) makes the answer text; the default echoes the last user text and
+the number of images it got. Standard library only (one thread per connection); ``tests/`` is on
+``sys.path`` under pytest, so import it as ``fake_openai``.
+
+As a separate process (so that the server does not share the client's interpreter)::
+
+    python tests/fake_openai.py --latency 0.1     # prints the base URL, serves until killed
+
+``GET /stats`` then answers ``{"requests": ..., "max_in_flight": ..., "in_flight": ...}``.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter, defaultdict
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+__all__ = ["FakeOpenAIServer", "last_user_text", "image_urls"]
+
+
+def last_user_text(body: dict) -> str:
+    """Text of the last user message of a chat-completions request body."""
+    for m in reversed(body.get("messages", [])):
+        if m.get("role") == "user":
+            c = m.get("content")
+            if isinstance(c, str):
+                return c
+            return "\n".join(p.get("text", "") for p in c if p.get("type") == "text")
+    return ""
+
+
+def image_urls(body: dict) -> list[str]:
+    """The ``image_url`` URLs of all messages, in order."""
+    return [p["image_url"]["url"] for m in body.get("messages", [])
+            if isinstance(m.get("content"), list)
+            for p in m["content"] if p.get("type") == "image_url"]
+
+
+def _echo(body: dict) -> str:
+    return f"echo: {last_user_text(body)} [images: {len(image_urls(body))}]"
+
+
+class FakeOpenAIServer:
+    """Context manager running the fake server in a background thread (see module docstring)."""
+
+    def __init__(self, latency: float = 0.0, faults: dict[str, list[str]] | None = None,
+                 reply: Callable[[dict], str] | None = None, retry_after: float = 0.05,
+                 slow_s: float = 2.0):
+        self.latency, self.retry_after, self.slow_s = latency, retry_after, slow_s
+        self.faults = {k: list(v) for k, v in (faults or {}).items()}
+        self.reply = reply or _echo
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.outcomes: list[tuple[str, str]] = []
+        self.bodies: list[dict] = []
+        self.auth_headers: list[str] = []
+        self.attempts: Counter = Counter()
+        self._httpd: ThreadingHTTPServer | None = None
+
+    # -------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            wbufsize = -1  # headers and body leave in one write (no Nagle/delayed-ACK stall)
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                server._handle(self)
+
+            def do_GET(self):
+                if self.path.rstrip("/") == "/stats":
+                    server._send(self, 200, server.stats())
+                else:
+                    server._send(self, 404, {"error": {"message": f"no route {self.path}"}})
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 256  # many clients connect at once; keep the backlog long
+
+        self._httpd = Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def stats(self) -> dict:
+        """Counts so far (also served as JSON at GET /stats)."""
+        with self.lock:
+            return {"requests": self.requests, "max_in_flight": self.max_in_flight,
+                    "in_flight": self.in_flight}
+
+    def reset(self) -> None:
+        """Forget counts and recorded requests (faults already used up stay used up)."""
+        with self.lock:
+            self.requests = self.max_in_flight = 0
+            self.outcomes, self.bodies, self.auth_headers = [], [], []
+
+    # -------------------------------------------------------------- handling
+
+    def _behaviour(self, text: str) -> tuple[str, str]:
+        for key, plan in self.faults.items():
+            if key in text:
+                with self.lock:
+                    n = self.attempts[key]
+                    self.attempts[key] += 1
+                return key, plan[n] if n < len(plan) else "ok"
+        return text[:40], "ok"
+
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        raw = h.rfile.read(int(h.headers.get("Content-Length") or 0))
+        with self.lock:
+            self.requests += 1
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.auth_headers.append(h.headers.get("Authorization", ""))
+        try:
+            if h.path.rstrip("/") != "/v1/chat/completions":
+                self._send(h, 404, {"error": {"message": f"no route {h.path}"}})
+                return
+            try:
+                body = json.loads(raw)
+            except json.JSONDecodeError:
+                self._send(h, 400, {"error": {"message": "body is not JSON"}})
+                return
+            key, behaviour = self._behaviour(last_user_text(body))
+            with self.lock:
+                self.bodies.append(body)
+                self.outcomes.append((key, behaviour))
+            time.sleep(self.slow_s if behaviour == "slow" else self.latency)
+            if behaviour == "429":
+                self._send(h, 429, {"error": {"message": "rate limited", "type": "rate_limit"}},
+                           {"Retry-After": f"{self.retry_after}"})
+            elif behaviour in ("500", "503", "400"):
+                self._send(h, int(behaviour), {"error": {"message": f"injected {behaviour}"}})
+            elif behaviour == "malformed":
+                self._send_raw(h, 200, b"<html>this is not json", "application/json")
+            elif behaviour == "nochoices":
+                self._send(h, 200, {"id": "x", "object": "chat.completion", "choices": []})
+            else:
+                self._send(h, 200, self._completion(body))
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
+            pass
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _completion(self, body: dict) -> dict:
+        text = self.reply(body)
+        prompt_tokens = sum(len(json.dumps(m.get("content")).split()) for m in body["messages"])
+        return {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
+                "model": body.get("model", ""),
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": text}}],
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
+                          "total_tokens": prompt_tokens + len(text.split())}}
+
+    def _send(self, h, status: int, obj: dict, headers: dict | None = None) -> None:
+        self._send_raw(h, status, json.dumps(obj).encode(), "application/json", headers)
+
+    @staticmethod
+    def _send_raw(h, status: int, data: bytes, ctype: str, headers: dict | None = None) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(data)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(data)
+
+
+def main(argv=None) -> None:
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(description="fake OpenAI-compatible chat-completions server")
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    args = ap.parse_args(argv)
+    with FakeOpenAIServer(latency=args.latency) as server:
+        print(server.base_url, flush=True)
+        try:
+            sys.stdin.read()  # serve until stdin closes or the process is killed
+        except KeyboardInterrupt:
+            pass
+
+
+if __name__ == "__main__":
+    main()
