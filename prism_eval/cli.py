@@ -11,12 +11,15 @@ import logging
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "audit": ("prism_eval.audit_cmd", "the main job: build a benchmark, run a model through every "
+                                      "variant, score it and write a report (offline by default)"),
     "stats": ("prism_dataset.stats", "print statistics of a release folder or a built dataset"),
     "priors": ("prism_dataset.priors.check", "check a prior (violations, Cramér's V, distance from v1) or fit one"),
     "export": ("prism_dataset.export_cmd", "build a config (v1 or synthetic) and write it as a Hub-ready Parquet folder"),
     "push": ("prism_dataset.push_cmd", "upload an exported folder (or a freshly built config) to the Hugging Face Hub"),
     "evaluate": ("prism_eval.evaluate_cmd", "run a model's inference chain over a dataset and score it"),
     "score": ("prism_eval.score_cmd", "score the predictions of a results file again (e.g. with a judge)"),
+    "report": ("prism_eval.report_cmd", "write an HTML + Markdown report with plots for one or several runs"),
 }
 
 

@@ -171,10 +171,10 @@ def _parse(text: Any, requested: list[str], truncated: bool | None) -> Parsed:
     for i, reading in enumerate(readings):
         # most attributes read wins; then JSON over lines; then the later span (models often
         # echo the schema before answering)
-        rank = (len(reading.attrs) * 2 + len(reading.failures), reading.method != "lines", i)
+        rank = (len(reading.attrs) * 2 + len(reading.failures), reading.method not in ("lines", "none"), i)
         if best_rank is None or rank > best_rank:
             best, best_rank = reading, rank
-    if best is None or best_rank[0] == 0:
+    if best is None or (best_rank[0] == 0 and best.method in ("lines", "none")):
         reading = _Reading({}, {}, {}, "none", False, {})
     else:
         reading = best
@@ -231,9 +231,18 @@ class _Reading:
 def _readings(text: str):
     for obj, method, cut in _json_objects(text):
         r = _interpret(obj, method, cut)
+        if r is None and cut is None and _explicitly_empty(obj):
+            r = _Reading({}, {}, {}, method, False, {})  # "nothing to infer": unanswered, not a failure
         if r is not None:
             yield r
     yield _lines_reading(text)
+
+
+def _explicitly_empty(obj: Any) -> bool:
+    """A complete answer that lists no attribute, e.g. {"attributes": {}, "parse_failures": {}}."""
+    return (isinstance(obj, dict) and bool(obj)
+            and any(_norm_key(k) in _WRAPPER_KEYS and v in ({}, []) for k, v in obj.items())
+            and all(v in ({}, [], None) for v in obj.values()))
 
 
 def _json_objects(text: str):

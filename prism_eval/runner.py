@@ -241,14 +241,17 @@ def evaluate(dataset, backends: dict[str, Backend] | str, out_dir: str | os.Path
              limit: int | None = None, batch_size: int | None = None, judge: Any = None,
              judge_spec: str | None = None, overwrite: bool = False, progress: bool = True,
              dataset_info: dict | None = None, chain_options: dict | None = None,
-             specs: dict[str, str] | None = None, retry_failed: bool = False) -> dict | None:
+             specs: dict[str, str] | None = None, retry_failed: bool = False,
+             cache_path: str | os.PathLike | None = None) -> dict | None:
     """Run ``variant`` over ``dataset`` and write results.jsonl + summary.json in ``out_dir``.
 
     ``backends``: role -> Backend, or one spec string for every role ("lexicon"). ``judge``: an
     object with ``verdict``/``describe`` (e.g. prism_eval.judge.LLMJudge) or a backend spec for
     one (its verdicts are cached with the run). ``retry_failed``: run again the users whose
     record has a failure (e.g. API errors). Returns the summary on the main process (None on
-    the others). See the module docstring for the files.
+    the others). ``cache_path``: the response cache file, default ``out_dir/cache.sqlite`` (runs
+    of several variants can share one, so a prompt they have in common is paid once). See the
+    module docstring for the files.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -259,7 +262,8 @@ def evaluate(dataset, backends: dict[str, Backend] | str, out_dir: str | os.Path
                          image_context=image_context, limit=limit, batch_size=batch_size,
                          judge=judge, judge_spec=judge_spec, overwrite=overwrite,
                          progress=progress, dataset_info=dataset_info,
-                         chain_options=chain_options, specs=specs, retry_failed=retry_failed)
+                         chain_options=chain_options, specs=specs, retry_failed=retry_failed,
+                         cache_path=Path(cache_path) if cache_path else out / CACHE)
     finally:
         if lock is not None:
             lock.close()
@@ -283,7 +287,7 @@ def _lock(out: Path):
 
 def _evaluate(dataset, backends, out: Path, procs: _Processes, *, variant, topics, image_context,
               limit, batch_size, judge, judge_spec, overwrite, progress, dataset_info,
-              chain_options, specs, retry_failed) -> dict | None:
+              chain_options, specs, retry_failed, cache_path: Path) -> dict | None:
     from .cache import CachedBackend, ResponseCache
 
     t0 = time.time()
@@ -309,8 +313,8 @@ def _evaluate(dataset, backends, out: Path, procs: _Processes, *, variant, topic
         "roles": models, "prompts": {r: plain.template_hashes[r] for r in plain.roles},
         "settings": plain.describe()["settings"], "judge": judge_spec,
     }
-    session = _setup(out, config, overwrite, procs)  # the main process creates the cache file
-    cache = ResponseCache(out / CACHE)
+    session = _setup(out, config, overwrite, procs, cache_path)  # main process creates the cache
+    cache = ResponseCache(cache_path)
     own_judge = isinstance(judge, str)
     if own_judge:  # a spec: the judge's verdicts go to this run's cache
         from .judge import LLMJudge
@@ -353,6 +357,7 @@ def _evaluate(dataset, backends, out: Path, procs: _Processes, *, variant, topic
              "seconds": round(time.time() - t0, 3)}
     if own_judge:
         judge.close()
+    cache.close()
     if own_backends:
         for b in {id(b): b for b in plain.backends.values()}.values():
             b.close()
@@ -379,7 +384,7 @@ def _default_batch_size(backends) -> int:
     return 32 if any(not b.local for b in backends) else 8
 
 
-def _setup(out: Path, config: dict, overwrite: bool, procs: _Processes) -> str:
+def _setup(out: Path, config: dict, overwrite: bool, procs: _Processes, cache_path: Path) -> str:
     """Main process: clear (overwrite) and record the configuration; all: check it. -> session id."""
     run_file = out / RUN
     if procs.main:
@@ -393,7 +398,7 @@ def _setup(out: Path, config: dict, overwrite: bool, procs: _Processes) -> str:
         for stale in (out / PARTS).glob("done-*.json"):
             stale.unlink()
         from .cache import ResponseCache
-        ResponseCache(out / CACHE).close()  # created once here: concurrent creation can lock
+        ResponseCache(cache_path).close()  # created once here: concurrent creation can lock
         _write_atomic(out / PARTS / "session", uuid.uuid4().hex)
     procs.barrier()
     old = json.loads(run_file.read_text("utf-8"))
