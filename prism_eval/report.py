@@ -442,7 +442,7 @@ def _table_scores(runs: list[Run], chance: dict) -> tuple[list[str], list[list[s
 
 
 def _table_leakage(runs: list[Run]) -> tuple[list[str], list[list[str]]] | None:
-    head = ["#", "run"] + [title for _, title in LEAK_GROUPS] + ["text channel", "image channel"]
+    head = ["#", "run"] + [title for _, title in LEAK_GROUPS] + ["planned in text", "planned in image"]
     rows = []
     for i, r in enumerate(runs):
         if not r.scores.get("by_mode"):

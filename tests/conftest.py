@@ -1,7 +1,10 @@
 """Shared fixtures: the published v1 files, small generated images, offline Hub settings."""
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Built datasets and generation caches go to a throwaway folder, not the user's caches (set before
+# `datasets` is imported: it reads the variable once).
+_CACHE = tempfile.mkdtemp(prefix="prism-tests-")
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")
+os.environ["PRISM_CACHE_DIR"] = os.path.join(_CACHE, "prism")
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -414,30 +414,20 @@ def test_not_prism_records_is_a_clear_error(tmp_path):
         load_users(str(folder))
 
 
-def test_synthetic_dataset_with_a_leakage_plan(v1_dir, tmp_path, monkeypatch):
-    """--dataset synthetic goes through PrismBuilder; the leakage plan reaches the scores.
-
-    The generator is replaced by a stand-in that turns v1 users into "synthetic" ones with a
-    plan, so this checks the evaluation side only (the generator has its own tests).
-    """
-    import types
-    from prism_dataset.release import Release
-
-    def generate_examples(config, user_indices):
-        records = Release(v1_dir, load_images=False).records()
-        for i, record in zip(user_indices, records):
-            record["user_id"] = f"synthetic-{config.seed}-{i:04d}"
-            record["leakage"] = [{"attribute": "occupation", "post_id": "post2", "channel": "text",
-                                  "mode": "explicit"}]
-            yield record["user_id"], record
-
-    monkeypatch.setitem(sys.modules, "prism_dataset.generation",
-                        types.SimpleNamespace(generate_examples=generate_examples))
-    ds, info = load_users("synthetic", n_users=3, seed=7, cache_dir=str(tmp_path / "hf"))
-    assert info == {"dataset": "synthetic", "n_users": 3, "seed": 7}
+def test_synthetic_dataset_with_a_leakage_plan(tmp_path):
+    """--dataset synthetic builds users with the real generator; the leakage plan reaches the scores."""
+    ds, info = load_users("synthetic", n_users=6, seed=7, cache_dir=str(tmp_path / "hf"))
+    assert info == {"dataset": "synthetic", "n_users": 6, "seed": 7}
     s = evaluate(ds, "lexicon", tmp_path / "out", dataset_info=info, progress=False)
     records = read_results(tmp_path / "out")
-    assert [r["user_id"] for r in records] == ["synthetic-7-0000", "synthetic-7-0001", "synthetic-7-0002"]
-    assert records[0]["leakage"][0]["attribute"] == "occupation"
-    assert records[0]["scores"]["attributes"]["occupation"]["revealed"] is True
-    assert s["scores"]["revealed"]["n"] == 3
+    assert len(records) == 6 and len({r["user_id"] for r in records}) == 6
+    planned = 0
+    for r in records:
+        assert r["leakage"], r["user_id"]
+        for item in r["leakage"]:
+            key = item["attribute"].split(".")[0]
+            assert r["scores"]["attributes"][key]["revealed"] is True
+            assert item["mode"] in r["scores"]["attributes"][key]["modes"]
+            planned += 1
+    assert s["scores"]["revealed"]["n"] + s["scores"]["unrevealed"]["n"] == 6 * 12
+    assert 0 < s["scores"]["revealed"]["n"] <= planned
