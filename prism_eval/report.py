@@ -83,7 +83,7 @@ class Run:
 
 
 def _read_run(folder: Path, label: str | None) -> Run:
-    from .runner import read_results, write_summary
+    from .runner import read_results, summarise
     records = read_results(folder)
     if not records:
         raise UserFacingError(f"{folder / RESULTS} holds no results")
@@ -98,25 +98,10 @@ def _read_run(folder: Path, label: str | None) -> Run:
         config = (summary or {}).get("config")
         if config is None and (folder / "run.json").is_file():
             config = json.loads((folder / "run.json").read_text("utf-8"))
-        summary = _summarise(records, config or {}, summary or {})
+        summary = summarise(records, config=config or {}, previous=summary)
     run = Run(folder, summary, records)
     run.label = label or f"{run.model} · {run.variant}"
     return run
-
-
-def _summarise(records: list[dict], config: dict, previous: dict) -> dict:
-    """write_summary's figures for records that have no up-to-date summary.json (nothing written)."""
-    from .scoring import aggregate
-    cost = {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0, "model_seconds": 0.0}
-    for r in records:
-        c = r.get("cost") or {}
-        for k in ("calls", "cached", "prompt_tokens", "completion_tokens"):
-            cost[k] += int(c.get(k) or 0)
-        cost["model_seconds"] += float(c.get("seconds") or 0.0)
-    failed = [r["user_id"] for r in records if r.get("failure")]
-    return {**previous, "config": config, "scores": aggregate([r.get("scores") for r in records]),
-            "users": len(records), "failures": len(failed), "failed_users": failed[:50],
-            "cost": cost}
 
 
 def load_runs(paths: list[str], labels: dict[str, str] | None = None) -> list[Run]:
@@ -572,8 +557,8 @@ body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1100px;
 padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ddd}
 .meta{color:#666;font-size:.9em}table{border-collapse:collapse;font-size:.85em;margin:.8em 0}
-th,td{border:1px solid #ddd;padding:.25em .6em;text-align:right}th{background:#f4f4f4}
-td:first-child,th:first-child,td:nth-child(2){text-align:left}img{max-width:100%;height:auto}
+th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left}th{background:#f4f4f4}
+img{max-width:100%;height:auto}
 """
 
 

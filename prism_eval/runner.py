@@ -55,7 +55,7 @@ from .datasets_io import UserInput, iter_users, root_cause
 from .errors import UserFacingError
 
 __all__ = ["evaluate", "rescore", "resolve_roles", "build_backends", "read_results",
-           "write_summary", "format_table", "RESULTS", "SUMMARY"]
+           "write_summary", "summarise", "format_table", "RESULTS", "SUMMARY"]
 
 log = logging.getLogger(__name__)
 
@@ -493,6 +493,15 @@ def _run_batch(chain: Chain, batch: list[UserInput], models: dict, judge, f, fir
 def write_summary(out: Path, records: list[dict], *, config: dict, chain: Chain | None = None,
                   session: dict | None = None, previous: dict | None = None) -> dict:
     """Aggregate the records into summary.json (see the module docstring) and return it."""
+    summary = summarise(records, config=config, chain=chain, session=session, previous=previous)
+    _write_atomic(out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    return summary
+
+
+def summarise(records: list[dict], *, config: dict, chain: Chain | None = None,
+              session: dict | None = None, previous: dict | None = None) -> dict:
+    """The summary.json object of ``records`` (``previous``: a summary to take what the records
+    cannot tell from, e.g. backends and prompts when re-scoring)."""
     from .scoring import aggregate
 
     cost = {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0, "model_seconds": 0.0}
@@ -518,7 +527,6 @@ def write_summary(out: Path, records: list[dict], *, config: dict, chain: Chain 
         "session": session if session is not None else previous.get("session"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _write_atomic(out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False, default=str))
     return summary
 
 
