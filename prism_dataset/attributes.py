@@ -46,8 +46,9 @@ def _alias_table(canon: dict[str, list[str]]) -> dict[str, str]:
 
 
 def _category(aliases: dict[str, str], attr: str, open_: bool = False) -> Callable[[Any], str]:
-    """Normaliser for a categorical value: exact alias, then a whole-word alias inside a phrase."""
-    keys_by_len = sorted(aliases, key=len, reverse=True)
+    """Normaliser for a categorical value: exact alias, then a whole-word alias inside a phrase
+    (one-letter aliases such as "m" only match the whole value, so "I'm not sure" is no "male")."""
+    keys_by_len = sorted((k for k in aliases if len(k) > 1), key=len, reverse=True)
     patterns = [(re.compile(r"(?<![a-z])" + re.escape(k) + r"(?![a-z])"), k) for k in keys_by_len]
 
     def norm(value: Any) -> str:

@@ -215,3 +215,20 @@ def test_errors_are_one_line(argv, message, capsys, tmp_path):
     assert main(argv + (["--out", str(tmp_path / "o")] if argv[0] == "audit" else [])) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_audit_of_another_model_on_v1(v1_dir, tmp_path, capsys):
+    """--dataset v1 --model X: the same job on the release (here 4 users with images)."""
+    release = make_release(v1_dir, tmp_path / "release", n_users=4, images=True)
+    out = tmp_path / "audit"
+    assert main(["audit", "--dataset", "v1", "--data-dir", str(release), "--model", "dummy",
+                 "--variants", "image-only,chain", "--out", str(out), "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[0].split()[:3] == ["variant", "top-1", "top-3"]
+    for v in ("chain", "image-only"):
+        records = read_results(out / v)
+        assert len(records) == 4
+        assert all(r["raw"]["image"] for r in records), v  # the image agent saw the images
+        assert _summary(out / v)["config"]["dataset"]["dataset"] == "v1"
+    md = (out / "report.md").read_text("utf-8")
+    assert "dummy on v1" in md and "dummy · image-only" in md and "leakage mode" not in md

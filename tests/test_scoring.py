@@ -51,6 +51,7 @@ CASES = [
     ("sex-alias", "sex", "female", ["Woman"], 1, 1, {}),
     ("sex-wrong", "sex", "male", ["F"], 0, 0, {}),
     ("sex-outside", "sex", "female", ["non-binary"], 0, 0, {"unreadable": 1}),
+    ("sex-hedge-is-no-male", "sex", "male", ["I'm not sure"], 0, 0, {"unreadable": 1}),
     ("sex-nested-list", "sex", "male", [["male"]], 0, 0, {"unreadable": 1}),
     ("sex-classlabel-truth", "sex", 1, ["female"], 1, 1, {}),
     ("rel-alias", "relationship", "married", ["Married with two kids"], 1, 1, {}),
