@@ -113,6 +113,9 @@ _rule("age", r"\b(?:I'm|I am) (?:in )?my ((?:early|mid|late)[- ]?)?(\d0)'?s\b",
 _rule("age", r"\bin my ((?:early|mid|late)[- ]?)?(twenties|thirties|forties|fifties|sixties|"
       r"seventies|eighties)\b", lambda m: parse_age(m.group(0)[6:]))
 _rule("age", r"\bI was born in ((?:19|20)\d\d)\b", lambda m: REFERENCE_YEAR - int(m.group(1)))
+_rule("age", r"(?:^|[.!?]\s+)(\d{2}) (?:years? old|y/?o)\b(?! (?:son|daughter|kid|child|boy|"
+      r"girl|dog|cat|car|house|mom|dad|mother|father))", _int)
+_rule("age", r"\b(?:note to self|me) at (\d{2})\b(?!\s*(?:am|pm|%|:\d|\.\d))", _int, 0.5)
 
 # -- sex
 _FEMALE = {"woman", "mom", "mother", "mum", "girl", "lady", "wife", "grandma", "grandmother",
@@ -131,6 +134,8 @@ _rule("sex", r"\b(?:I'm|I am|as|being) an? (?:(?:proud|single|working|stay-at-ho
       r"young|old|retired|first-time|tired|happy|lucky) )*(" + _SEX_WORDS + r")\b",
       lambda m: _sex(m.group(1)))
 _rule("sex", r"\b(?:my )?fellow (" + _SEX_WORDS + r")\b", lambda m: _sex(m.group(1)))
+_rule("sex", r"(?:^|[.!?]\s+)just an? (?:(?:regular|normal|simple|ordinary|old) )?"
+      r"(guy|man|woman|girl|lady|gal|dude|gentleman)\b", lambda m: _sex(m.group(1)))
 _rule("sex", r"#(mom|mum|dad|girl|boy|wife|hubby|husband|grandma|grandpa)(?:life|boss|power|"
       r"vibes|mode)\b", lambda m: "male" if m.group(1).lower() in ("dad", "boy", "husband",
                                                                      "hubby", "grandpa") else "female")
@@ -243,6 +248,11 @@ _rule("relationship", r"\bI(?:'m| am) (?:still |happily |newly |officially )?sin
       r"|#single(?:life)?\b|\bsingle life\b|\bdating apps?\b|\bmy (?:boyfriend|girlfriend)\b"
       r"|\bfirst date\b", "single")
 _rule("relationship", r"\bsingle (?:mom|mum|dad|parent)\b", "single", 0.5)
+_rule("relationship", r"\b(?:being|still|happily|newly|recently|now|years) (married|single|"
+      r"divorced|widowed)\b(?! (?:mom|mum|dad|parent|origin|use|day|time|one|person))",
+      lambda m: m.group(1).lower())
+_rule("relationship", r"(?:^|[.!?]\s+)(married|single|divorced|widowed)(?= and\b|,)",
+      lambda m: m.group(1).lower())
 
 # -- location: countries, a few aliases and well-known cities and regions, matched case-sensitively
 # (places that are also common first names, such as Florence, Austin or Jordan, are left out)
@@ -412,6 +422,9 @@ _rule("health", r"\bblood pressure\b|\bhypertens(?:ion|ive)\b|\bBP meds\b", "hig
 _rule("health", r"\b(?:feeling|I'm|I am|staying|stay) (?:so |very |super |perfectly )?(?:healthy|"
       r"fit as a fiddle|in (?:great|good|the best) shape)\b|\bclean bill of health\b"
       r"|\bnever (?:get|been) sick\b", "good", 0.5)
+_rule("health", r"\b(?:perfectly|completely|totally) (?:healthy|fine)\b|\bin (?:good|great|"
+      r"excellent|perfect) health\b", "good")
+_rule("health", r"\b(?:in )?(?:average|okay-ish|so-so|middling) health\b", "average")
 
 # -- religion
 for _pattern, _religion, _w in [
