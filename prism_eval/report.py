@@ -104,35 +104,36 @@ def _read_run(folder: Path, label: str | None) -> Run:
     return run
 
 
-def load_runs(paths: list[str], labels: dict[str, str] | None = None) -> list[Run]:
+def _split_label(item: str) -> tuple[str | None, Path]:
+    """``LABEL=PATH`` -> (LABEL, PATH); a plain path (even one with "=" in it) -> (None, path)."""
+    label, sep, rest = item.partition("=")
+    if sep and not Path(item).exists() and Path(rest).exists():
+        return label or None, Path(rest)
+    return None, Path(item)
+
+
+def load_runs(paths: list[str]) -> list[Run]:
     """Runs of results folders, results.jsonl files or audit folders (every run folder below).
 
     ``paths`` items may be ``LABEL=PATH`` to name a run. Labels that collide get the folder name.
     """
     runs: list[Run] = []
-    labels = dict(labels or {})
     for item in paths:
-        label, sep, rest = item.partition("=")
-        path = Path(item)
-        if sep and not path.exists() and Path(rest).exists():
-            path = Path(rest)
-        else:
-            label = labels.get(item)
+        label, path = _split_label(item)
         if path.is_file():
-            if path.name != RESULTS and path.suffix != ".jsonl":
+            if path.suffix != ".jsonl":
                 raise UserFacingError(f"{path}: expected a results folder or a results.jsonl file")
-            runs.append(_read_run(path.parent, label or None))
-            continue
-        if not path.is_dir():
+            runs.append(_read_run(path.parent, label))
+        elif not path.is_dir():
             raise UserFacingError(f"{path}: no such results folder or file")
-        if (path / RESULTS).is_file():
-            runs.append(_read_run(path, label or None))
-            continue
-        found = sorted(p.parent for p in path.rglob(RESULTS))
-        if not found:
-            raise UserFacingError(f"{path}: no {RESULTS} there or in its sub-folders "
-                                  "(give the output folder of `prism evaluate` or `prism audit`)")
-        runs.extend(_read_run(f, None) for f in found)
+        elif (path / RESULTS).is_file():
+            runs.append(_read_run(path, label))
+        else:
+            found = sorted(p.parent for p in path.rglob(RESULTS))
+            if not found:
+                raise UserFacingError(f"{path}: no {RESULTS} there or in its sub-folders (give the "
+                                      "output folder of `prism evaluate` or `prism audit`)")
+            runs.extend(_read_run(f, None) for f in found)
     if not runs:
         raise UserFacingError("no runs to report")
     seen: dict[str, int] = {}
@@ -619,16 +620,15 @@ def _render_md(title: str, meta: str, sections: list[_Section]) -> str:
     return "\n".join(parts)
 
 
-def build_report(paths: list[str], out_dir: str | None = None, *, title: str | None = None,
-                 labels: dict[str, str] | None = None) -> dict[str, Path]:
-    """Write report.html, report.md and figures/ for the runs under ``paths``; -> their paths.
-
-    ``out_dir`` defaults to the single input folder, else ``prism-report``.
+def build_report(paths: list[str], out_dir: str | None = None, *,
+                 title: str | None = None) -> dict[str, Path]:
+    """Write report.html, report.md and figures/ for the runs under ``paths`` (folders, results
+    files, ``LABEL=PATH``); -> their paths. ``out_dir`` defaults to the single input folder, else
+    ``prism-report``.
     """
-    runs = load_runs(paths, labels)
+    runs = load_runs(paths)
     if out_dir is None:
-        first = Path(paths[0].partition("=")[2] if "=" in paths[0] and not Path(paths[0]).exists()
-                     else paths[0])
+        first = _split_label(paths[0])[1]
         out_dir = (first if first.is_dir() else first.parent) if len(paths) == 1 else "prism-report"
     out = Path(out_dir)
     (out / "figures").mkdir(parents=True, exist_ok=True)
