@@ -78,6 +78,11 @@ class Run:
         return f"{name} ({self.summary.get('users', len(self.records))} users)"
 
     @property
+    def group(self) -> str:
+        """Runs of one group differ only in their variant: same model(s), same dataset."""
+        return f"{self.model} on {self.dataset}"
+
+    @property
     def scores(self) -> dict:
         return self.summary["scores"]
 
@@ -143,8 +148,8 @@ def load_runs(paths: list[str]) -> list[Run]:
         if seen[r.label] > 1:
             r.label = f"{r.label} [{r.path.name}]"
     order = {v: i for i, v in enumerate(VARIANT_ORDER)}
-    models = list(dict.fromkeys(r.model for r in runs))
-    return sorted(runs, key=lambda r: (models.index(r.model), order.get(r.variant, 9)))
+    groups = list(dict.fromkeys(r.group for r in runs))
+    return sorted(runs, key=lambda r: (groups.index(r.group), order.get(r.variant, 9)))
 
 
 # ------------------------------------------------------------------ numbers
@@ -258,16 +263,16 @@ def fig_heatmap(runs: list[Run]) -> bytes:
     return _png(fig)
 
 
-def _by_model(runs: list[Run]) -> dict[str, list[Run]]:
+def _by_group(runs: list[Run]) -> dict[str, list[Run]]:
     out: dict[str, list[Run]] = {}
     for r in runs:
-        out.setdefault(r.model, []).append(r)
+        out.setdefault(r.group, []).append(r)
     return out
 
 
 def fig_variants(runs: list[Run]) -> bytes | None:
-    """Per attribute, the variants of each model side by side (when a model ran several)."""
-    models = {m: rs for m, rs in _by_model(runs).items() if len({r.variant for r in rs}) > 1}
+    """Per attribute, the variants of each model (on one dataset) side by side, when it ran several."""
+    models = {m: rs for m, rs in _by_group(runs).items() if len({r.variant for r in rs}) > 1}
     if not models:
         return None
     keys = _attrs(runs)
@@ -278,7 +283,7 @@ def fig_variants(runs: list[Run]) -> bytes | None:
                    [r.scores["attributes"].get(k, {}).get("top1") for k in keys] + [r.scores["top1"]])
                   for r in rs]
         _bars(ax, [SHORT.get(k, k) for k in keys] + ["MEAN"], series)
-        ax.set_title(f"{model}: which inputs leak (variants of the inference chain)")
+        ax.set_title(f"{model}: which inputs leak (variants of the inference chain)", fontsize=10)
         ax.legend(fontsize=8, ncols=len(rs), loc="upper left")
     return _png(fig)
 
@@ -294,8 +299,8 @@ def _leak_group(scores: dict, name: str) -> dict | None:
 
 
 def _main_runs(runs: list[Run]) -> list[Run]:
-    """One run per model: its chain run when there is one, else its first."""
-    return [next((r for r in rs if r.variant == "chain"), rs[0]) for rs in _by_model(runs).values()]
+    """One run per model and dataset: its chain run when there is one, else its first."""
+    return [next((r for r in rs if r.variant == "chain"), rs[0]) for rs in _by_group(runs).values()]
 
 
 def fig_leakage(runs: list[Run]) -> bytes | None:
