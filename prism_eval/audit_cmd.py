@@ -2,7 +2,7 @@
 
 With no arguments it runs offline on the embedded default: a synthetic benchmark generated on the
 spot (template text, placeholder images), the ``lexicon`` attacker (explicit cues, no model),
-variants chain / text-only / single, then ``report.html`` and ``report.md``. Any model and the
+variants chain / text-only / image-only / single, then ``report.html`` and ``report.md``. Any model and the
 published release work the same way::
 
     prism audit
@@ -16,8 +16,6 @@ audit resumes where it stopped.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 from pathlib import Path
 
 from .chain import VARIANTS
@@ -45,18 +43,12 @@ def parse_variants(text: str) -> list[str]:
     return list(dict.fromkeys(variants))
 
 
-def default_out(args) -> str:
-    model = args.model or "-".join(args.role) or "model"
-    name = f"{os.path.basename(str(args.dataset).rstrip('/')) or 'dataset'}_{model}"
-    return os.path.join("prism-audit", re.sub(r"[^A-Za-z0-9._-]+", "-", name))
-
-
 def run(args) -> int:
-    from .evaluate_cmd import run_variants
+    from .evaluate_cmd import default_out, run_variants
     from .report import build_report
 
     variants = parse_variants(args.variants)
-    out = Path(args.out or default_out(args))
+    out = Path(args.out or default_out(args, "prism-audit", variant=False))
     done = run_variants(args, variants, lambda v: str(out / v), cache_path=out / "cache.sqlite")
     if any(summary is None for _, _, summary in done):
         return 0  # not the main process of an `accelerate launch`

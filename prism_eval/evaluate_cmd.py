@@ -104,10 +104,11 @@ def _device_options(specs: dict[str, str], options: dict[str, dict]) -> None:
             options.setdefault(role, {})["device"] = f"cuda:{local}"
 
 
-def default_out(args) -> str:
-    name = "_".join([os.path.basename(str(args.dataset).rstrip("/")) or "dataset",
-                     args.model or "-".join(args.role) or "model", args.variant])
-    return os.path.join("prism-runs", re.sub(r"[^A-Za-z0-9._-]+", "-", name))
+def default_out(args, root: str = "prism-runs", *, variant: bool = True) -> str:
+    """ROOT/<dataset>_<model>[_<variant>], in characters safe for a folder name."""
+    parts = [os.path.basename(str(args.dataset).rstrip("/")) or "dataset",
+             args.model or "-".join(args.role) or "model"] + ([args.variant] if variant else [])
+    return os.path.join(root, re.sub(r"[^A-Za-z0-9._-]+", "-", "_".join(parts)))
 
 
 def run_variants(args, variants: list[str], out_of, *, cache_path=None) -> list[tuple[str, str, dict | None]]:
@@ -138,7 +139,7 @@ def run_variants(args, variants: list[str], out_of, *, cache_path=None) -> list[
             summary = evaluate(dataset, {r: backends[r] for r in roles}, out, variant=variant,
                                topics=args.topics, image_context=args.image_context,
                                limit=args.limit, batch_size=args.batch_size, judge=args.judge,
-                               judge_spec=args.judge, overwrite=args.overwrite,
+                               overwrite=args.overwrite,
                                progress=not args.no_progress, dataset_info=info,
                                chain_options=options_v, specs=roles,
                                retry_failed=args.retry_failed, cache_path=cache_path)

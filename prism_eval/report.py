@@ -20,19 +20,16 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prism_dataset.attributes import ATTRIBUTE_KEYS
+from prism_dataset.attributes import ATTRIBUTE_KEYS, ATTRIBUTES
 
 from .errors import UserFacingError
+from .runner import RESULTS, RUN, SUMMARY
 
 __all__ = ["Run", "load_runs", "build_report", "chance_scores", "PAPER_REFERENCE"]
 
-RESULTS, SUMMARY = "results.jsonl", "summary.json"
 VARIANT_ORDER = ("text-only", "image-only", "chain", "single")
 VARIANT_NAMES = {"chain": "text + image (chain)", "text-only": "text only",
                  "image-only": "image only", "single": "single agent"}
-SHORT = {"age": "AGE", "sex": "SEX", "education": "EDU", "occupation": "OCC", "income": "INC",
-         "relationship": "REL", "location": "LOC", "appearance": "APP",
-         "shopping_habits": "SHP", "hobbies": "HOB", "health": "HEA", "religion": "REG"}
 
 #: The only per-attribute numbers the PRISM paper (arXiv 2511.03248) states in its text, on its
 #: v1 data and with its own (unpublished) scoring rule: religion accuracy in %.
@@ -101,8 +98,8 @@ def _read_run(folder: Path, label: str | None) -> Run:
     if summary is None or summary.get("users") != len(records):
         # a killed run: aggregate what it finished, keeping its recorded configuration
         config = (summary or {}).get("config")
-        if config is None and (folder / "run.json").is_file():
-            config = json.loads((folder / "run.json").read_text("utf-8"))
+        if config is None and (folder / RUN).is_file():
+            config = json.loads((folder / RUN).read_text("utf-8"))
         summary = summarise(records, config=config or {}, previous=summary)
     run = Run(folder, summary, records)
     run.label = label or f"{run.model} · {run.variant}"
@@ -171,6 +168,17 @@ def _attrs(runs: list[Run]) -> list[str]:
     return [k for k in ATTRIBUTE_KEYS if k in present]
 
 
+def _xlabels(keys: list[str]) -> list[str]:
+    """Bar-group labels: the attribute codes, then the mean."""
+    return [ATTRIBUTES[k].code for k in keys] + ["MEAN"]
+
+
+def _row(scores: dict, keys: list[str], field_: str = "top1") -> list:
+    """One figure of every attribute, then the overall one, from an aggregate or a leakage group."""
+    per = scores.get("attributes") or {}
+    return [per.get(k, {}).get(field_) for k in keys] + [scores.get(field_)]
+
+
 def _pct(v, digits: int = 1) -> str:
     return "–" if v is None else f"{100 * v:.{digits}f}"
 
@@ -191,8 +199,7 @@ def _cost(run: Run) -> dict:
 
 def _figure(width: float, height: float):
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
-    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
-    return fig
+    return Figure(figsize=(width, height), dpi=110, layout="constrained")
 
 
 def _png(fig) -> bytes:
@@ -231,14 +238,9 @@ def fig_accuracy(runs: list[Run], chance: dict[str, dict | None]) -> bytes:
     keys = _attrs(runs)
     fig = _figure(max(8.0, 0.9 * (len(keys) + 1) + 0.35 * len(runs)), 4.2)
     ax = fig.add_subplot()
-    series = [(r.label, [r.scores["attributes"].get(k, {}).get("top1") for k in keys] + [r.scores["top1"]])
-              for r in runs]
-    ticks = []
-    for r in runs:
-        c = chance.get(r.label)
-        ticks.append(None if c is None else
-                     [c["attributes"].get(k, {}).get("top1") for k in keys] + [c["top1"]])
-    _bars(ax, [SHORT.get(k, k) for k in keys] + ["MEAN"], series, ticks=ticks)
+    series = [(r.label, _row(r.scores, keys)) for r in runs]
+    ticks = [None if chance.get(r.label) is None else _row(chance[r.label], keys) for r in runs]
+    _bars(ax, _xlabels(keys), series, ticks=ticks)
     ax.set_title("Top-1 accuracy per attribute")
     ax.legend(fontsize=8, ncols=min(3, len(runs) + 1), loc="upper left")
     return _png(fig)
@@ -247,9 +249,8 @@ def fig_accuracy(runs: list[Run], chance: dict[str, dict | None]) -> bytes:
 def fig_heatmap(runs: list[Run]) -> bytes:
     import numpy as np
     keys = _attrs(runs)
-    rows = [SHORT.get(k, k) for k in keys] + ["MEAN"]
-    data = np.array([[100 * (r.scores["attributes"].get(k, {}).get("top1") or 0) for r in runs]
-                     for k in keys] + [[100 * (r.scores["top1"] or 0) for r in runs]])
+    rows = _xlabels(keys)
+    data = 100 * np.array([[v or 0 for v in _row(r.scores, keys)] for r in runs]).T
     fig = _figure(max(5.0, 1.3 * len(runs) + 2.5), 0.38 * len(rows) + 1.6)
     ax = fig.add_subplot()
     im = ax.imshow(data, cmap="viridis", vmin=0, vmax=100, aspect="auto")
@@ -279,10 +280,8 @@ def fig_variants(runs: list[Run]) -> bytes | None:
     fig = _figure(max(8.0, 0.9 * (len(keys) + 1)), 3.4 * len(models))
     for i, (model, rs) in enumerate(models.items()):
         ax = fig.add_subplot(len(models), 1, i + 1)
-        series = [(VARIANT_NAMES.get(r.variant, r.variant),
-                   [r.scores["attributes"].get(k, {}).get("top1") for k in keys] + [r.scores["top1"]])
-                  for r in rs]
-        _bars(ax, [SHORT.get(k, k) for k in keys] + ["MEAN"], series)
+        series = [(VARIANT_NAMES.get(r.variant, r.variant), _row(r.scores, keys)) for r in rs]
+        _bars(ax, _xlabels(keys), series)
         ax.set_title(f"{model}: which inputs leak (variants of the inference chain)", fontsize=10)
         ax.legend(fontsize=8, ncols=len(rs), loc="upper left")
     return _png(fig)
@@ -290,12 +289,15 @@ def fig_variants(runs: list[Run]) -> bytes | None:
 
 LEAK_GROUPS = (("explicit", "revealed explicitly"), ("implicit", "revealed implicitly"),
                ("unrevealed", "not revealed by the plan"))
+CHANNELS = (("text", "planned in text"), ("image", "planned in image"))
 
 
-def _leak_group(scores: dict, name: str) -> dict | None:
-    if name == "unrevealed":
-        return scores.get("unrevealed")
-    return (scores.get("by_mode") or {}).get(name)
+def _leak_groups(scores: dict, channels: bool = True) -> list[tuple[str, dict | None]]:
+    """(title, GROUP or None) of each leakage mode and, with ``channels``, each planned channel."""
+    by_mode, by_channel = scores.get("by_mode") or {}, scores.get("by_channel") or {}
+    out = [(title, scores.get(name) if name == "unrevealed" else by_mode.get(name))
+           for name, title in LEAK_GROUPS]
+    return out + ([(title, by_channel.get(ch)) for ch, title in CHANNELS] if channels else [])
 
 
 def _main_runs(runs: list[Run]) -> list[Run]:
@@ -314,22 +316,14 @@ def fig_leakage(runs: list[Run]) -> bytes | None:
     fig = _figure(max(8.0, 0.9 * (len(keys) + 1)), 3.2 * (len(main) + 1))
     for i, r in enumerate(main):
         ax = fig.add_subplot(len(main) + 1, 1, i + 1)
-        series = []
-        for name, title in LEAK_GROUPS:
-            g = _leak_group(r.scores, name) or {"attributes": {}, "top1": None, "n": 0}
-            series.append((f"{title} (n={g['n']})",
-                           [g["attributes"].get(k, {}).get("top1") for k in keys] + [g["top1"]]))
-        _bars(ax, [SHORT.get(k, k) for k in keys] + ["MEAN"], series)
+        series = [(f"{title} (n={g['n'] if g else 0})", _row(g or {}, keys))
+                  for title, g in _leak_groups(r.scores, channels=False)]
+        _bars(ax, _xlabels(keys), series)
         ax.set_title(f"{r.label}: accuracy by leakage mode (synthetic plan)")
         ax.legend(fontsize=8, ncols=3, loc="upper left")
     ax = fig.add_subplot(len(main) + 1, 1, len(main) + 1)
-    groups = [title for _, title in LEAK_GROUPS] + ["planned in text", "planned in image"]
-    series = []
-    for r in runs:
-        values = [(_leak_group(r.scores, name) or {}).get("top1") for name, _ in LEAK_GROUPS]
-        values += [((r.scores.get("by_channel") or {}).get(ch) or {}).get("top1")
-                   for ch in ("text", "image")]
-        series.append((r.label, values))
+    groups = [title for title, _ in _leak_groups(runs[0].scores)]
+    series = [(r.label, [(g or {}).get("top1") for _, g in _leak_groups(r.scores)]) for r in runs]
     _bars(ax, groups, series, ylabel="mean top-1 accuracy (%)")
     ax.set_title("Every run: mean accuracy by leakage mode and planned channel")
     ax.legend(fontsize=8, ncols=min(4, len(runs)), loc="upper right")
@@ -342,11 +336,10 @@ def fig_coverage(runs: list[Run]) -> bytes:
     for i, (field_, title) in enumerate((("coverage", "Coverage: share of users answered"),
                                          ("parse_failure_rate", "Parse-failure rate"))):
         ax = fig.add_subplot(2, 1, i + 1)
-        series = [(r.label, [r.scores["attributes"].get(k, {}).get(field_) for k in keys]
-                   + [r.scores.get(field_)]) for r in runs]
+        series = [(r.label, _row(r.scores, keys, field_)) for r in runs]
         top = 100.0 if field_ == "coverage" else max(
             5.0, 110 * max((v or 0) for _, vs in series for v in vs))
-        _bars(ax, [SHORT.get(k, k) for k in keys] + ["MEAN"], series, ylabel="%", ymax=top)
+        _bars(ax, _xlabels(keys), series, ylabel="%", ymax=top)
         ax.set_title(title)
         if i == 0:
             ax.legend(fontsize=8, ncols=min(3, len(runs)), loc="lower left")
@@ -433,19 +426,10 @@ def _table_scores(runs: list[Run], chance: dict) -> tuple[list[str], list[list[s
 
 
 def _table_leakage(runs: list[Run]) -> tuple[list[str], list[list[str]]] | None:
-    head = ["#", "run"] + [title for _, title in LEAK_GROUPS] + ["planned in text", "planned in image"]
-    rows = []
-    for i, r in enumerate(runs):
-        if not r.scores.get("by_mode"):
-            continue
-        cells = []
-        for name, _ in LEAK_GROUPS:
-            g = _leak_group(r.scores, name)
-            cells.append("–" if not g else f"{_pct(g['top1'])} (n={g['n']})")
-        for ch in ("text", "image"):
-            g = (r.scores.get("by_channel") or {}).get(ch)
-            cells.append("–" if not g else f"{_pct(g['top1'])} (n={g['n']})")
-        rows.append([str(i + 1), r.label] + cells)
+    head = ["#", "run"] + [title for title, _ in _leak_groups({})]
+    rows = [[str(i + 1), r.label] + ["–" if not g else f"{_pct(g['top1'])} (n={g['n']})"
+                                     for _, g in _leak_groups(r.scores)]
+            for i, r in enumerate(runs) if r.scores.get("by_mode")]
     return (head, rows) if rows else None
 
 
