@@ -20,7 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from prism_dataset.attributes import ATTRIBUTE_KEYS, ATTRIBUTES, try_normalise
+from prism_dataset.attributes import (ATTRIBUTE_KEYS, ATTRIBUTES, AttributeError_,
+                                      normalise_country, try_normalise)
 
 from .prediction import MAX_GUESSES, empty_prediction
 
@@ -107,11 +108,7 @@ def _norm_key(name: Any) -> str:
 def attribute_key(name: Any) -> str | None:
     """Canonical attribute key of a key as models write it ("Relationship status", "AGE"), else None."""
     k = _norm_key(name)
-    if k in _KEY_ALIASES:
-        return _KEY_ALIASES[k]
-    if k.upper() in ("AGE", "SEX", "EDU", "OCC", "INC", "REL", "LOC", "APP", "SHP", "HOB", "HEA", "REG"):
-        return _KEY_ALIASES[k]
-    return None
+    return _KEY_ALIASES.get(k)
 
 
 def _subfield(name: Any) -> tuple[str, str] | None:
@@ -641,10 +638,6 @@ def _plain_guesses(key: str, value: Any) -> tuple[list, Any]:
         item = _guess_value(item)
         if isinstance(item, str):
             texts.extend(_split_text(key, item))
-        elif item is not None and not isinstance(item, (dict, list, bool)):
-            texts.append(item)
-        elif isinstance(item, dict) and key == "income" and "min" in item:
-            texts.append(item)
         elif item is not None and not isinstance(item, bool):
             texts.append(item)
     guesses, bad = [], None
@@ -725,7 +718,7 @@ def _struct_guesses(key: str, value: Any) -> tuple[list, Any]:
                     x = _guess_value(x)
                     if isinstance(x, str):
                         items.extend(p for p in re.split(r"\s*(?:,|;|\band\b)\s*", x) if p)
-                subs["travel_history"] = [[t for t in (try_normalise("location", x) for x in items
+                subs["travel_history"] = [[t for t in (_country(x) for x in items
                                                        if not _is_unknown(x)) if t]]
             else:
                 vals = [x for x in (_flatten(v) if v is not None else []) if not _is_unknown(_guess_value(x))]
@@ -744,11 +737,19 @@ def _struct_guesses(key: str, value: Any) -> tuple[list, Any]:
     return guesses, (bad if not guesses else None)
 
 
+def _country(text: str) -> str | None:
+    """Canonical country of a place name; None when nothing is left of it (e.g. ";")."""
+    try:
+        return normalise_country(text)
+    except AttributeError_:
+        return None
+
+
 def _struct_guess(key: str, parts: dict) -> dict | None:
     if key == "location":
         pob = parts.get("place_of_birth")
-        travel = [t["place_of_birth"] if isinstance(t, dict) else t for t in (parts.get("travel_history") or [])]
-        pob_n = try_normalise("location", pob)["place_of_birth"] if isinstance(pob, str) and pob.strip() else None
+        travel = parts.get("travel_history") or []
+        pob_n = _country(pob) if isinstance(pob, str) else None
         if pob_n is None and not travel:
             return None
         return {"place_of_birth": pob_n, "travel_history": travel}
