@@ -231,25 +231,15 @@ class Chain:
             self._run_single(active)
             return outcomes
         reports: dict[int, list[tuple[str, Parsed]]] = {id(o): [] for o in active}
-        attempted: dict[int, int] = {id(o): 0 for o in active}
         if "text" in self.roles:
-            jobs = [(o, self.text_request(o.user)) for o in active]
-            jobs = [(o, r) for o, r in jobs if r is not None]
-            for (o, _), gen in zip(jobs, self._generate("text", [r for _, r in jobs])):
-                attempted[id(o)] += 1
-                parsed = self._record(o, "text", gen)
-                if parsed is not None:
-                    reports[id(o)].append(("Text analyst, from the posts", parsed))
+            self._evidence("text", [(o, None, r) for o in active
+                                    if (r := self.text_request(o.user)) is not None], reports)
         if "image" in self.roles:
-            jobs = [(o, image_id, r) for o in active for image_id, r in self.image_requests(o.user)]
-            for (o, image_id, _), gen in zip(jobs, self._generate("image", [r for *_, r in jobs])):
-                attempted[id(o)] += 1
-                parsed = self._record(o, "image", gen, image_id)
-                if parsed is not None:
-                    reports[id(o)].append((f"Image analyst, from [{image_id}]", parsed))
+            self._evidence("image", [(o, image_id, r) for o in active
+                                     for image_id, r in self.image_requests(o.user)], reports)
         todo = []
         for o in active:
-            if not attempted[id(o)]:
+            if not o.calls:
                 continue  # nothing to analyse for this variant (e.g. no images): unanswered
             if not reports[id(o)]:
                 o.failure = "every evidence request failed: " + (o.errors[0] if o.errors else "?")
@@ -263,6 +253,17 @@ class Chain:
             else:
                 o.prediction = parsed.prediction
         return outcomes
+
+    def _evidence(self, role: str, jobs: list[tuple[UserOutcome, str | None, ChatRequest]],
+                  reports: dict[int, list[tuple[str, Parsed]]]) -> None:
+        """One evidence stage (text agent per user, or image agent per image): each answer that
+        parses becomes a report for the synthesis agent."""
+        for (o, image_id, _), gen in zip(jobs, self._generate(role, [r for *_, r in jobs])):
+            parsed = self._record(o, role, gen, image_id)
+            if parsed is not None:
+                title = (f"Image analyst, from [{image_id}]" if image_id
+                         else "Text analyst, from the posts")
+                reports[id(o)].append((title, parsed))
 
     def _run_single(self, active: list[UserOutcome]) -> None:
         jobs = [(o, self.single_request(o.user)) for o in active]
