@@ -10,11 +10,12 @@ import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 from .errors import UserFacingError
 
-__all__ = ["Post", "UserInput", "load_users", "iter_users", "user_input", "image_bytes", "root_cause"]
+__all__ = ["Post", "UserInput", "load_users", "iter_users", "user_input", "image_bytes", "root_cause",
+           "raise_user_facing"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class UserInput:
         return [p for p in self.posts if p.image is not None or p.image_error]
 
 
-def image_bytes(image: Any, base_dir: str | Path | None = None) -> bytes | None:
+def image_bytes(image: Any) -> bytes | None:
     """Encoded bytes of a datasets Image value ({"bytes","path"}, a PIL image, bytes) or None."""
     if image is None:
         return None
@@ -59,10 +60,7 @@ def image_bytes(image: Any, base_dir: str | Path | None = None) -> bytes | None:
         path = image.get("path")
         if not path:
             return None
-        path = Path(path)
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        return path.read_bytes()
+        return Path(path).read_bytes()
     if hasattr(image, "save"):
         buf = io.BytesIO()
         image.save(buf, format=(getattr(image, "format", None) or "PNG"))
@@ -76,7 +74,7 @@ def _check_image(data: bytes) -> None:
         im.load()
 
 
-def user_input(row: dict, index: int = 0, features=None, base_dir=None) -> UserInput:
+def user_input(row: dict, index: int = 0, features=None) -> UserInput:
     """A UserInput from one dataset row (stored or decoded form); bad images become image_error."""
     from prism_dataset.schema import decode_attributes
 
@@ -86,7 +84,7 @@ def user_input(row: dict, index: int = 0, features=None, base_dir=None) -> UserI
         post_id = str(p.get("post_id") or f"post{i + 1}")
         data, error = None, None
         try:
-            data = image_bytes(p.get("image"), base_dir)
+            data = image_bytes(p.get("image"))
             if data is not None:
                 _check_image(data)
         except Exception as exc:  # any decoder error: the image is unusable, the run goes on
@@ -188,12 +186,17 @@ def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None
     except UserFacingError:
         raise
     except Exception as exc:
-        root = root_cause(exc)
-        if getattr(root, "user_facing", False):
-            raise root from None
-        raise UserFacingError(f"cannot read dataset {dataset!r}"
-                              + (f" (data dir {data_dir})" if data_dir else "")
-                              + f": {type(root).__name__}: {root}") from exc
+        raise_user_facing(exc, f"cannot read dataset {dataset!r}"
+                          + (f" (data dir {data_dir})" if data_dir else ""))
+
+
+def raise_user_facing(exc: BaseException, what: str) -> NoReturn:
+    """Raise ``exc``'s first user-facing cause as it is, else a UserFacingError "<what>: <type>:
+    <message>" of its innermost cause (datasets wraps generator errors several times)."""
+    root = root_cause(exc)
+    if getattr(root, "user_facing", False):
+        raise root from None
+    raise UserFacingError(f"{what}: {type(root).__name__}: {root}") from exc
 
 
 def root_cause(exc: BaseException) -> BaseException:

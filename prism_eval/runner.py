@@ -51,7 +51,7 @@ from typing import Any, Iterable
 
 from .backends.base import Backend, get_backend
 from .chain import ROLES, VARIANTS, Chain, UserOutcome
-from .datasets_io import UserInput, iter_users, root_cause
+from .datasets_io import UserInput, iter_users, raise_user_facing
 from .errors import UserFacingError
 
 __all__ = ["evaluate", "rescore", "resolve_roles", "build_backends", "read_results",
@@ -315,10 +315,7 @@ def _evaluate(dataset, backends, out: Path, procs: _Processes, *, variant, topic
     }
     session = _setup(out, config, overwrite, procs, cache_path)  # main process creates the cache
     cache = ResponseCache(cache_path)
-    own_judge = isinstance(judge, str)
-    if own_judge:  # a spec: the judge's verdicts go to this run's cache
-        from .judge import LLMJudge
-        judge = LLMJudge(judge, cache=cache)
+    judge, own_judge = _judge_of(judge, cache)  # a spec: verdicts go to this run's cache
     wrapped: dict[int, CachedBackend] = {}
     for b in plain.backends.values():
         if id(b) not in wrapped:
@@ -465,10 +462,7 @@ def _iterate(dataset, positions, limit, done, procs) -> Iterable[UserInput]:
         except StopIteration:
             return
         except Exception as exc:
-            root = root_cause(exc)
-            if getattr(root, "user_facing", False):
-                raise root from None
-            raise UserFacingError(f"cannot read the dataset: {type(root).__name__}: {root}") from exc
+            raise_user_facing(exc, "cannot read the dataset")
         yield user
 
 
@@ -530,15 +524,34 @@ def summarise(records: list[dict], *, config: dict, chain: Chain | None = None,
     return summary
 
 
+def _judge_of(judge: Any, cache) -> tuple[Any, bool]:
+    """(judge, owned): a backend spec becomes an LLMJudge whose verdicts go to ``cache`` (a
+    ResponseCache or its file), which the caller then closes; anything else is used as given."""
+    if not isinstance(judge, str):
+        return judge, False
+    from .judge import LLMJudge
+    return LLMJudge(judge, cache=cache), True
+
+
 def rescore(results: str | os.PathLike, *, judge: Any = None, judge_spec: str | None = None) -> dict:
-    """Score the predictions of a results file again (e.g. with the judge) and rewrite both files."""
+    """Score the predictions of a results file again (e.g. with the judge) and rewrite both files.
+
+    ``judge``: as for :func:`evaluate`; a spec's verdicts are cached in the folder's cache.sqlite.
+    """
     path = Path(results)
     out = path if path.is_dir() else path.parent
     records = read_results(path)
     if not records:
         raise UserFacingError(f"{out / RESULTS} holds no results")
-    scores = _score([r["prediction"] for r in records], [r.get("truth") or {} for r in records],
-                    [r.get("leakage") for r in records], judge)
+    if isinstance(judge, str) and judge_spec is None:
+        judge_spec = judge
+    judge, own_judge = _judge_of(judge, out / CACHE)
+    try:
+        scores = _score([r["prediction"] for r in records], [r.get("truth") or {} for r in records],
+                        [r.get("leakage") for r in records], judge)
+    finally:
+        if own_judge:
+            judge.close()
     for r, sc in zip(records, scores):
         r["scores"] = sc
     _write_atomic(out / RESULTS, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -14,15 +13,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     from .runner import format_table, rescore
 
-    judge = None
-    if args.judge:  # verdicts are cached beside the results, like the run's own calls
-        from .judge import LLMJudge
-        folder = args.results if os.path.isdir(args.results) else os.path.dirname(args.results) or "."
-        judge = LLMJudge(args.judge, cache=os.path.join(folder, "cache.sqlite"))
-    try:
-        summary = rescore(args.results, judge=judge, judge_spec=args.judge)
-    finally:
-        if judge is not None:
-            judge.close()
-    print(format_table(summary))
+    # a judge's verdicts are cached beside the results, like the run's own calls
+    print(format_table(rescore(args.results, judge=args.judge)))
     return 0
