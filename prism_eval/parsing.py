@@ -245,32 +245,32 @@ def _explicitly_empty(obj: Any) -> bool:
 def _json_objects(text: str):
     """(object, method, truncated) for each JSON-like span of the text, best-effort loaded."""
     seen: set[str] = set()
-    for span, closed in json_candidates(text):
+    for span in json_candidates(text):
         if span in seen:
             continue
         seen.add(span)
-        loaded = load_jsonish(span, closed)
+        loaded = load_jsonish(span)
         if loaded is not None:
             yield loaded
 
 
-def json_candidates(text: str) -> list[tuple[str, bool]]:
+def json_candidates(text: str) -> list[str]:
     """JSON-like spans: fenced blocks, then balanced {...}/[...] spans, then an unclosed tail."""
-    out: list[tuple[str, bool]] = []
+    out: list[str] = []
     for m in re.finditer(r"```[a-zA-Z0-9_+-]*[ \t]*\n?(.*?)(?:```|\Z)", text, re.S):
         body = m.group(1).strip()
         if body and body[0] in "{[":
-            out.append((body, m.group(0).rstrip().endswith("```") and len(m.group(0)) > 3))
+            out.append(body)
     i, n = 0, len(text)
     while i < n:
         if text[i] in "{[":
             end = _match_bracket(text, i)
             if end is None:
-                out.append((text[i:], False))  # runs to the end: truncated
+                out.append(text[i:])  # runs to the end: truncated
                 break
             span = text[i:end + 1]
             if text[i] == "{" or re.match(r"\[\s*[{\[\"']", span):
-                out.append((span, True))
+                out.append(span)
             i = end + 1
         else:
             i += 1
@@ -305,7 +305,7 @@ def _match_bracket(text: str, start: int) -> int | None:
     return None
 
 
-def load_jsonish(span: str, closed: bool = True) -> tuple[Any, str, int | None] | None:
+def load_jsonish(span: str) -> tuple[Any, str, int | None] | None:
     """Load JSON-like text: strict JSON, repaired JSON, a Python literal, or the complete prefix
     of a truncated object. Returns (object, method, cut depth) or None; the cut depth (brackets
     still open where a truncated text was cut) is None for a complete text."""

@@ -84,7 +84,7 @@ def test_attribute_key_variants():
 
 
 def test_load_jsonish_recovers_complete_prefix():
-    obj, method, cut = load_jsonish('{"a": 1, "b": [1, 2], "c": {"d": "unfinished', False)
+    obj, method, cut = load_jsonish('{"a": 1, "b": [1, 2], "c": {"d": "unfinished')
     assert method == "truncated" and cut
     assert obj["a"] == 1 and obj["b"] == [1, 2]
 
