@@ -7,17 +7,12 @@ from pathlib import Path
 
 import datasets
 
-from .schema import user_features
+from .release import HUB_REPO_ID, fetch_release
+from .schema import CITATION, LICENSE, user_features
 
 __all__ = ["PrismBuilder", "PrismConfig", "HUB_REPO_ID", "fetch_release"]
 
 log = logging.getLogger(__name__)
-HUB_REPO_ID = "xaddh/multimodal-privacy"
-_CITATION = """@article{prism2025,
-  title   = {Auditing M-LLMs for Privacy Risks: A Synthetic Benchmark and Evaluation Framework},
-  journal = {arXiv preprint arXiv:2511.03248},
-  year    = {2025}
-}"""
 
 
 @dataclass
@@ -48,24 +43,6 @@ class PrismConfig(datasets.BuilderConfig):
     backend_options: dict = field(default_factory=dict)
 
 
-def fetch_release(repo_id: str = HUB_REPO_ID, revision: str | None = None) -> Path:
-    """Download (or find in the local Hub cache) the release files of ``repo_id``."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    from .release import ReleaseError
-    try:
-        path = snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
-                                 allow_patterns=["posts.json", "target.json", "images/*", "*.md"])
-    except (LocalEntryNotFoundError, HfHubHTTPError) as exc:
-        reason = (str(exc).strip().splitlines() or [""])[0]
-        raise ReleaseError(f"hf://datasets/{repo_id}", f"cannot fetch the release from the Hub and "
-                           f"it is not in the local cache ({type(exc).__name__}: {reason}); connect "
-                           f"to the Hub once (HF_HUB_OFFLINE unset) or pass data_dir=<release folder>"
-                           ) from exc
-    return Path(path)
-
-
 class PrismBuilder(datasets.GeneratorBasedBuilder):
     """PRISM user records: posts with images, topics, the 12 true attributes, leakage plan."""
 
@@ -84,8 +61,8 @@ class PrismBuilder(datasets.GeneratorBasedBuilder):
             description="PRISM: auditing multi-modal LLMs for private-attribute inference.",
             features=user_features(),
             homepage="https://arxiv.org/abs/2511.03248",
-            citation=_CITATION,
-            license="cc-by-4.0",
+            citation=CITATION,
+            license=LICENSE,
         )
 
     def _split_generators(self, dl_manager):

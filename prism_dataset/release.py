@@ -21,9 +21,11 @@ from typing import Iterator
 from .attributes import AttributeError_, from_v1
 from .schema import empty_provenance
 
-__all__ = ["ReleaseError", "ReleaseWarning", "Release", "read_json", "NO_IMAGE"]
+__all__ = ["ReleaseError", "ReleaseWarning", "Release", "read_json", "NO_IMAGE", "HUB_REPO_ID",
+           "fetch_release"]
 
 log = logging.getLogger(__name__)
+HUB_REPO_ID = "xaddh/multimodal-privacy"
 NO_IMAGE = "none"
 TEMPLATE_SLOT = re.compile(r"\[[^\[\]]+\]")
 
@@ -79,6 +81,23 @@ def read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ReleaseError(path, f"expected a JSON object keyed by user id, got {type(data).__name__}")
     return data
+
+
+def fetch_release(repo_id: str = HUB_REPO_ID, revision: str | None = None) -> Path:
+    """Download (or find in the local Hub cache) the release files of ``repo_id``."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        path = snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
+                                 allow_patterns=["posts.json", "target.json", "images/*", "*.md"])
+    except (LocalEntryNotFoundError, HfHubHTTPError) as exc:
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise ReleaseError(f"hf://datasets/{repo_id}", f"cannot fetch the release from the Hub and "
+                           f"it is not in the local cache ({type(exc).__name__}: {reason}); connect "
+                           f"to the Hub once (HF_HUB_OFFLINE unset) or pass data_dir=<release folder>"
+                           ) from exc
+    return Path(path)
 
 
 class Release:
@@ -209,11 +228,10 @@ class Release:
         }
 
     def records(self) -> Iterator[dict]:
-        """All user records in release order, images read one at a time."""
+        """All user records in release order, images read one at a time; :attr:`notes` is
+        not logged here (the caller reports it)."""
         for user in self.posts:
             yield self.record(user)
-        for note in self.notes:
-            log.info("%s", note)
 
 
 def quirks(posts_entry: dict) -> dict:

@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from .attributes import EDUCATION_LEVELS, HEALTH, RELATIONSHIPS, RELIGIONS, SEXES
 
-__all__ = ["user_features", "empty_provenance", "decode_attributes", "PROVENANCE_FIELDS"]
+__all__ = ["user_features", "empty_provenance", "decode_attributes", "PROVENANCE_FIELDS",
+           "CITATION", "LICENSE"]
+
+#: the dataset's licence and citation (builder info and the exported dataset card)
+LICENSE = "cc-by-4.0"
+CITATION = """@article{prism2025,
+  title   = {Auditing M-LLMs for Privacy Risks: A Synthetic Benchmark and Evaluation Framework},
+  journal = {arXiv preprint arXiv:2511.03248},
+  year    = {2025}
+}"""
 
 PROVENANCE_FIELDS = ("source", "generator", "version", "prior", "text_backend", "text_model",
                      "image_backend", "image_model")

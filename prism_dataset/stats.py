@@ -48,10 +48,9 @@ def load_splits(path: str | None = None, *, config: str | None = None, data_dir:
                 cache_dir: str | None = None, split: str | None = None) -> dict[str, Iterable[dict]]:
     """Split name -> iterable of user records (attributes decoded to names) for any supported source."""
     if config is not None:
-        from .builder import PrismBuilder
-        builder = PrismBuilder(config_name=config, data_dir=data_dir, cache_dir=cache_dir)
-        builder.download_and_prepare()
-        return _from_dataset_object(builder.as_dataset(), f"PrismBuilder config {config!r}", split)
+        from .hub import build_splits
+        return _from_dataset_object(build_splits(config, cache_dir=cache_dir, data_dir=data_dir),
+                                    f"PrismBuilder config {config!r}", split)
     if path is None:
         raise ReleaseError(".", "give a PATH or --config")
     root = Path(path)

@@ -56,6 +56,14 @@ def test_images_absent_gives_one_note(v1_dir, tmp_path, caplog):
     assert len(messages) == 1 and "1537 image reference(s)" in messages[0]
 
 
+def test_images_absent_note_is_logged_once_at_info_level(v1_dir, tmp_path, caplog):
+    with caplog.at_level(logging.INFO, logger="prism_dataset"):
+        build(tmp_path / "cache", data_dir=str(v1_dir))
+    notes = [r for r in caplog.records if "is absent from" in r.getMessage()]
+    assert len(notes) == 1 and notes[0].levelno == logging.WARNING
+    assert "1537 image reference(s)" in notes[0].getMessage()
+
+
 def test_posts_carry_pil_images_and_streaming_agrees(v1_dir, tmp_path):
     root = make_release(v1_dir, tmp_path / "rel", n_users=5, images=True,
                         edit=lambda p, t: p["person-003"]["img_urls"].__setitem__(2, "none"))

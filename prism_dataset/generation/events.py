@@ -9,16 +9,11 @@ import random
 
 from .phrases import country_name, load_phrasebook
 
-__all__ = ["HISTORY_END", "HISTORY_MONTHS", "plan_events", "event_facts_text", "KIND_KEYS"]
+__all__ = ["HISTORY_END", "HISTORY_MONTHS", "plan_events", "event_facts_text"]
 
 HISTORY_END = dt.date(2025, 6, 30)   # fixed, so the same seed gives the same dates every year
 HISTORY_MONTHS = 12
 
-# event kind -> the reveal key it is about (None: reveals nothing by itself)
-KIND_KEYS = {"birthday": "age", "trip": "location.travel_history",
-             "home": "location.place_of_birth", "work": "occupation", "study": "education",
-             "hobby": "hobbies", "health": "health", "faith": "religion", "family": "relationship",
-             "money": "income", "shopping": "shopping_habits", "look": None, "everyday": None}
 _LOOK_KEYS = ("appearance.hair_color", "appearance.eye_color", "appearance.height_cm",
               "appearance.weight_kg")
 

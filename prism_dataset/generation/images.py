@@ -44,9 +44,6 @@ class NoImages:
     def render(self, caption: str, seed: int) -> bytes | None:
         return None
 
-    def describe(self) -> dict:
-        return {"backend": "none", "model": None}
-
 
 _COLOURS = {"black": (25, 25, 28), "brown": (110, 70, 40), "blonde": (230, 200, 120),
             "blond": (230, 200, 120), "red": (190, 60, 30), "ginger": (200, 90, 40),
@@ -64,9 +61,6 @@ class PlaceholderImages:
 
     def __init__(self, size: int = 256):
         self.size = int(size)
-
-    def describe(self) -> dict:
-        return {"backend": "placeholder", "model": None}
 
     def render(self, caption: str, seed: int) -> bytes:
         from PIL import Image, ImageDraw, ImageFont
@@ -160,9 +154,6 @@ class DiffusersImages:
         self.dtype = options.pop("dtype", "auto")
         self.cache = Path(cache_dir) / "images" if cache_dir else None
         self._pipe = None
-
-    def describe(self) -> dict:
-        return {"backend": "diffusers", "model": self.model}
 
     def _load(self):
         import torch

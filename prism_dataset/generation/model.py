@@ -141,9 +141,6 @@ class ModelWriter:
             if self.cache is not None else self.inner
         self.name, self.model = backend, self.inner.model_id
 
-    def describe(self) -> dict:
-        return self.inner.describe()
-
     def close(self) -> None:
         self.inner.close()
         if self.cache is not None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["REVEAL_KEYS", "Phrasebook", "load_phrasebook", "reveal_value", "surfaces",
-           "implicit_group", "mentions", "LIST_KEYS", "country_name"]
+           "implicit_group", "mentions", "LIST_KEYS", "country_name", "article"]
 
 PHRASES_PATH = Path(__file__).resolve().parent / "phrases.yaml"
 
@@ -37,7 +37,9 @@ def reveal_value(profile: dict, key: str, item: Any = None) -> Any:
     return value[part] if part else value
 
 
-def _article(word: str) -> str:
+def article(word: str) -> str:
+    """``word`` with "a " or "an " before it (by its first letter: "an" before a, e, i, o, u in
+    either case, and before an empty word)."""
     return ("an " if word[:1].lower() in "aeiou" else "a ") + word
 
 
@@ -134,7 +136,7 @@ class Phrasebook:
         template = rng.choice(options)
         surface = rng.choice(surfaces(key, value, self.aliases)) if mode == "explicit" else ""
         country = self.countries.get(value, {}) if key.startswith("location.") else {}
-        text = template.format(v=surface, a_v=_article(surface) if surface else "",
+        text = template.format(v=surface, a_v=article(surface) if surface else "",
                                landmark=country.get("landmark", ""), dish=country.get("dish", ""))
         return text[:1].upper() + text[1:] if channel == "text" else text
 

@@ -3,7 +3,7 @@ same fields) and checked once, with errors that name the option."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
 __all__ = ["GenerationError", "GenerationSettings", "GENERATION_KEYS"]
@@ -51,13 +51,13 @@ class GenerationSettings:
         for part in ("text", "image"):
             if not isinstance(options.get(part, {}), dict):
                 raise GenerationError(f"backend_options[{part!r}] must be a dict")
-        s = cls(seed=getattr(config, "seed", 0), prior=str(getattr(config, "prior", "default")),
-                posts_per_user=getattr(config, "posts_per_user", 3),
-                text_backend=getattr(config, "text_backend", "template"),
-                text_model=getattr(config, "text_model", None),
-                image_backend=getattr(config, "image_backend", "placeholder"),
-                image_model=getattr(config, "image_model", None),
-                image_size=getattr(config, "image_size", 256),
+        # a field with a plain default is read from the config attribute of the same name (the
+        # default when absent); the config names cache_dir generation_cache_dir, and
+        # text_options/image_options come from backend_options
+        values = {f.name: getattr(config, f.name, f.default) for f in fields(cls)
+                  if f.default is not MISSING and f.name != "cache_dir"}
+        values["prior"] = str(values["prior"])
+        s = cls(**values,
                 cache_dir=getattr(config, "generation_cache_dir", None) or _default_cache(),
                 text_options=dict(options.get("text", {})),
                 image_options=dict(options.get("image", {})))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 
 from .events import event_facts_text
-from .phrases import load_phrasebook, reveal_value
+from .phrases import article, load_phrasebook, reveal_value
 from .writers import Task, Written
 
 __all__ = ["TemplateWriter"]
@@ -21,9 +21,6 @@ class TemplateWriter:
 
     def __init__(self):
         self.book = load_phrasebook()
-
-    def describe(self) -> dict:
-        return {"backend": "template", "model": None}
 
     def close(self) -> None:
         pass
@@ -53,8 +50,7 @@ class TemplateWriter:
         titles = []
         for i, template in enumerate(templates[:3]):
             x = subjects[i % len(subjects)] or ""
-            a_x = ("an " if x[:1].lower() in "aeiou" else "a ") + x
-            titles.append(template.format(x=x, a_x=a_x))
+            titles.append(template.format(x=x, a_x=article(x)))
         return "\n".join(titles)
 
     def _post(self, ctx: dict, rng: random.Random) -> str:

@@ -10,9 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-__all__ = ["Task", "Written", "Writer", "get_writer", "STAGES"]
-
-STAGES = ("event", "topic", "post", "caption")
+__all__ = ["Task", "Written", "Writer", "get_writer"]
 
 
 @dataclass
@@ -38,8 +36,6 @@ class Writer(Protocol):
     model: str | None
 
     def write(self, tasks: list[Task]) -> list[Written]: ...
-
-    def describe(self) -> dict: ...
 
     def close(self) -> None: ...
 

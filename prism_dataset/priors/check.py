@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def find_release(path: str | None) -> Path | None:
     """The release folder: ``path``, $PRISM_V1_DIR, or the Hub cache; None when none is found."""
-    from ..release import ReleaseError
+    from ..release import ReleaseError, fetch_release
     for candidate in (path, os.environ.get("PRISM_V1_DIR")):
         if candidate:
             root = Path(candidate)
@@ -55,7 +55,6 @@ def find_release(path: str | None) -> Path | None:
                 raise ReleaseError(root, "no target.json in this folder")
             return root
     try:
-        from ..builder import fetch_release
         return fetch_release()
     except ReleaseError:
         return None
