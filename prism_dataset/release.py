@@ -22,12 +22,20 @@ from .attributes import AttributeError_, from_v1
 from .schema import empty_provenance
 
 __all__ = ["ReleaseError", "ReleaseWarning", "Release", "read_json", "NO_IMAGE", "HUB_REPO_ID",
-           "fetch_release"]
+           "fetch_release", "check_image"]
 
 log = logging.getLogger(__name__)
 HUB_REPO_ID = "xaddh/multimodal-privacy"
 NO_IMAGE = "none"
 TEMPLATE_SLOT = re.compile(r"\[[^\[\]]+\]")
+
+
+def check_image(data: bytes) -> None:
+    """Decode an encoded image fully, so a truncated or corrupt file fails here, not later in a
+    model; raises PIL's error (OSError, SyntaxError, ValueError, DecompressionBombError)."""
+    from PIL import Image
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
 
 
 class ReleaseError(ValueError):
@@ -169,8 +177,7 @@ class Release:
         from PIL import Image, UnidentifiedImageError
         try:
             data = path.read_bytes()
-            with Image.open(io.BytesIO(data)) as im:
-                im.load()  # decode fully: truncated JPEGs fail here, not later in a model
+            check_image(data)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             reason = "not a recognised image format" if isinstance(exc, UnidentifiedImageError) \
                 else str(exc)

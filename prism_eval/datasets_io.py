@@ -68,14 +68,9 @@ def image_bytes(image: Any) -> bytes | None:
     raise TypeError(f"unsupported image value {type(image).__name__}")
 
 
-def _check_image(data: bytes) -> None:
-    from PIL import Image
-    with Image.open(io.BytesIO(data)) as im:
-        im.load()
-
-
 def user_input(row: dict, index: int = 0, features=None) -> UserInput:
     """A UserInput from one dataset row (stored or decoded form); bad images become image_error."""
+    from prism_dataset.release import check_image
     from prism_dataset.schema import decode_attributes
 
     user_id = str(row.get("user_id"))
@@ -86,7 +81,7 @@ def user_input(row: dict, index: int = 0, features=None) -> UserInput:
         try:
             data = image_bytes(p.get("image"))
             if data is not None:
-                _check_image(data)
+                check_image(data)
         except Exception as exc:  # any decoder error: the image is unusable, the run goes on
             error = f"user {user_id!r}, post {post_id!r}: unreadable image ({type(exc).__name__}: {exc})"
             data = None
