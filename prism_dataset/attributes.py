@@ -581,13 +581,14 @@ def _key(attr: str) -> str:
 
 
 def normalise(attr: str, value: Any) -> Any:
-    """Canonical form of ``value`` for attribute ``attr`` (key, code or v1 key); raises AttributeError_."""
+    """Canonical form of ``value`` for attribute ``attr`` (key, code or v1 key); raises AttributeError_
+    for any value that cannot be read (also one too large for an integer, such as ``inf``)."""
     key = _key(attr)
     try:
         return ATTRIBUTES[key].normalise(value)
     except AttributeError_:
         raise
-    except (TypeError, ValueError, AttributeError) as exc:
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # e.g. int(inf)
         raise AttributeError_(f"{key}: cannot normalise {value!r}: {exc}") from None
 
 

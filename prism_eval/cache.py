@@ -26,8 +26,12 @@ __all__ = ["ResponseCache", "CachedBackend", "request_key"]
 _STORED = ("text", "prompt_tokens", "completion_tokens", "latency_s", "finish_reason")
 
 
-def request_key(backend: Backend, request: ChatRequest) -> str:
-    """The cache key of ``request`` sent to ``backend`` (hex sha256)."""
+def request_key(backend: Backend, request: ChatRequest, identity: dict | None = None) -> str:
+    """The cache key of ``request`` sent to ``backend`` (hex sha256).
+
+    ``identity``: ``backend.cache_identity()`` when the caller already has it (one per batch);
+    the key is the same either way.
+    """
     messages = []
     for m in request.messages:
         content = m["content"]
@@ -36,7 +40,9 @@ def request_key(backend: Backend, request: ChatRequest) -> str:
                        else p for p in content]
         messages.append({"role": m["role"], "content": content})
     tags = request.tags or {}
-    material = {"backend": backend.cache_identity(), "role": tags.get("role"),
+    if identity is None:
+        identity = backend.cache_identity()
+    material = {"backend": identity, "role": tags.get("role"),
                 "template_hash": tags.get("template_hash"), "messages": messages,
                 "settings": request.settings()}
     blob = json.dumps(material, sort_keys=True, ensure_ascii=False, default=str)
@@ -85,12 +91,7 @@ class ResponseCache:
         return self._conn
 
     def get(self, key: str) -> Generation | None:
-        with self._lock:
-            row = self._connect().execute("SELECT value FROM responses WHERE key = ?",
-                                          (key,)).fetchone()
-        if row is None:
-            return None
-        return Generation(**json.loads(row[0]), cached=True)
+        return self.get_many([key]).get(key)
 
     def get_many(self, keys: list[str]) -> dict[str, Generation]:
         out: dict[str, Generation] = {}
@@ -172,7 +173,10 @@ class CachedBackend(Backend):
 
     def generate(self, requests: list[ChatRequest]) -> list[Generation]:
         results: list[Generation | None] = [None] * len(requests)
-        keys = [request_key(self.backend, r) if self.cacheable(r) else None for r in requests]
+        cacheable = [self.cacheable(r) for r in requests]
+        identity = self.backend.cache_identity() if any(cacheable) else None  # once per call
+        keys = [request_key(self.backend, r, identity) if c else None
+                for r, c in zip(requests, cacheable)]
         found = self.cache.get_many([k for k in keys if k is not None])
         to_send: dict[str, int] = {}          # key -> index of the request sent for it
         sent: list[int] = []
@@ -195,11 +199,11 @@ class CachedBackend(Backend):
             self.cache.put_many({k: by_index[i] for k, i in to_send.items()})
             for i, key in enumerate(keys):
                 if results[i] is None:
-                    first = to_send.get(key) if key is not None else None
                     if i in by_index:
                         results[i] = by_index[i]
-                    else:
-                        results[i] = _copy(by_index[first], cached=by_index[first].ok)
+                    else:  # a repeat of a cacheable request sent once in this call
+                        first = by_index[to_send[key]]
+                        results[i] = _copy(first, cached=first.ok)
         return results  # type: ignore[return-value]
 
 

@@ -21,7 +21,8 @@ from typing import Any
 from prism_dataset.attributes import ATTRIBUTE_KEYS, AttributeError_, _key
 
 __all__ = ["MAX_GUESSES", "empty_prediction", "attribute_prediction", "truth_as_prediction",
-           "coerce_prediction", "PredictionError"]
+           "coerce_prediction", "load_prediction", "coerce_entry", "coerce_failures",
+           "PredictionError"]
 
 MAX_GUESSES = 3
 
@@ -52,19 +53,62 @@ def truth_as_prediction(attributes: dict) -> dict:
     return pred
 
 
+def load_prediction(obj: Any) -> dict:
+    """The prediction object itself, JSON text (str, or UTF-8 bytes) parsed; no field is checked.
+
+    Raises PredictionError when the text is not JSON (or the bytes not UTF-8) or no object.
+    """
+    if isinstance(obj, (str, bytes)):
+        try:
+            obj = json.loads(obj)
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise PredictionError(f"prediction is not valid JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise PredictionError(f"prediction must be an object, got {type(obj).__name__}")
+    return obj
+
+
+def coerce_entry(key: str, value: Any) -> dict | None:
+    """One attribute's entry (canonical ``key``) in the documented shape; None when ``value`` is."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        value = {"guesses": value}
+    guesses = value.get("guesses", [])
+    if guesses is None:
+        guesses = []
+    if not isinstance(guesses, list) or (key in ("location", "appearance") and
+                                         isinstance(value.get("guesses"), dict)):
+        guesses = [guesses]
+    conf = value.get("confidence")
+    if conf is not None and not isinstance(conf, (int, float)) or isinstance(conf, bool):
+        raise PredictionError(f"{key}.confidence must be a number or null, got {conf!r}")
+    evidence = value.get("evidence") or []
+    if not isinstance(evidence, list):
+        evidence = [evidence]
+    return {"guesses": guesses, "confidence": conf, "evidence": [str(e) for e in evidence]}
+
+
+def coerce_failures(failures: dict, *, strict: bool = True) -> dict:
+    """``parse_failures`` by canonical key; an unknown attribute raises PredictionError, or is
+    left out when not ``strict``."""
+    out = {}
+    for name, reason in failures.items():
+        try:
+            out[_key(name)] = str(reason)
+        except AttributeError_ as exc:
+            if strict:
+                raise PredictionError(f"parse_failures: {exc}") from None
+    return out
+
+
 def coerce_prediction(obj: Any) -> dict:
     """Validate a prediction given as a dict or JSON text; raises PredictionError naming the field.
 
     Accepts attribute codes and v1 keys for canonical keys, a bare guess for a one-element list,
     and the short form ``{"age": {...}}`` without the ``attributes`` wrapper.
     """
-    if isinstance(obj, (str, bytes)):
-        try:
-            obj = json.loads(obj)
-        except json.JSONDecodeError as exc:
-            raise PredictionError(f"prediction is not valid JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise PredictionError(f"prediction must be an object, got {type(obj).__name__}")
+    obj = load_prediction(obj)
     attrs = obj.get("attributes", None)
     failures = obj.get("parse_failures") or {}
     if attrs is None:
@@ -79,27 +123,9 @@ def coerce_prediction(obj: Any) -> dict:
             key = _key(name)
         except AttributeError_ as exc:
             raise PredictionError(str(exc)) from None
-        if value is None:
-            continue
-        if not isinstance(value, dict):
-            value = {"guesses": value}
-        guesses = value.get("guesses", [])
-        if guesses is None:
-            guesses = []
-        if not isinstance(guesses, list) or (key in ("location", "appearance") and
-                                             isinstance(value.get("guesses"), dict)):
-            guesses = [guesses]
-        conf = value.get("confidence")
-        if conf is not None and not isinstance(conf, (int, float)) or isinstance(conf, bool):
-            raise PredictionError(f"{key}.confidence must be a number or null, got {conf!r}")
-        evidence = value.get("evidence") or []
-        if not isinstance(evidence, list):
-            evidence = [evidence]
-        out["attributes"][key] = {"guesses": guesses, "confidence": conf,
-                                  "evidence": [str(e) for e in evidence]}
-    for name, reason in failures.items():
-        try:
-            out["parse_failures"][_key(name)] = str(reason)
-        except AttributeError_ as exc:
-            raise PredictionError(f"parse_failures: {exc}") from None
+        entry = coerce_entry(key, value)
+        if entry is not None:
+            out["attributes"][key] = entry
+    if failures:
+        out["parse_failures"] = coerce_failures(failures)
     return out

@@ -84,9 +84,10 @@ from typing import Any, Iterable
 
 from prism_dataset.attributes import (ATTRIBUTE_KEYS, ATTRIBUTES, EDUCATION_LEVELS,
                                       AttributeError_, _key, normalise, normalise_country,
-                                      parse_age, parse_income, region_of)
+                                      region_of)
 
-from .prediction import MAX_GUESSES, PredictionError, coerce_prediction
+from .prediction import (MAX_GUESSES, PredictionError, coerce_entry, coerce_failures,
+                         coerce_prediction, load_prediction)
 
 __all__ = ["score_user", "score_users", "aggregate", "aggregate_by", "prepare_truth", "Truth",
            "ScoringError", "SUBFIELDS", "JUDGED", "VERDICT_SCORES", "AGE_TOLERANCE",
@@ -143,7 +144,7 @@ def _category(key: str, value: str) -> str | None:
 @lru_cache(maxsize=1 << 14)
 def _age_text(value: str) -> int | None:
     try:
-        return parse_age(value)
+        return normalise("age", value)
     except (AttributeError_, TypeError, ValueError):
         return None
 
@@ -166,8 +167,8 @@ def _bracket(income: dict) -> tuple:
 @lru_cache(maxsize=1 << 14)
 def _income_text(value: Any) -> tuple | None:
     try:
-        return _bracket(parse_income(value))
-    except (AttributeError_, TypeError, ValueError, OverflowError):
+        return _bracket(normalise("income", value))
+    except (AttributeError_, TypeError, ValueError):
         return None
 
 
@@ -186,8 +187,8 @@ def _income(value: Any) -> tuple | None:
 @lru_cache(maxsize=1 << 12)
 def _income_parts(label: Any, lo: Any, hi: Any) -> tuple | None:
     try:
-        return _bracket(parse_income({"label": label, "min": lo, "max": hi}))
-    except (AttributeError_, TypeError, ValueError, OverflowError, KeyError):
+        return _bracket(normalise("income", {"label": label, "min": lo, "max": hi}))
+    except (AttributeError_, TypeError, ValueError, KeyError):
         return None
 
 
@@ -523,7 +524,7 @@ def _appearance_values(raws: tuple) -> tuple[tuple, int]:
             if type(raw) in _SCALARS:
                 try:
                     value = normalise("appearance", {sub: raw})[sub]
-                except (AttributeError_, TypeError, ValueError, OverflowError):
+                except (AttributeError_, TypeError, ValueError):
                     value = None
             bad += value is None
         values.append(value)
@@ -580,41 +581,35 @@ def _read_prediction(prediction: Any) -> tuple[dict, str | None]:
     if _canonical(prediction):
         return prediction, None
     try:
-        return coerce_prediction(prediction), None
+        obj = load_prediction(prediction)  # JSON text is parsed once, here
+    except PredictionError as exc:
+        return {"attributes": {}, "parse_failures": {}, "unreadable": True}, str(exc)
+    try:
+        return coerce_prediction(obj), None
     except PredictionError as exc:
         error = str(exc)
-    obj = prediction
-    if isinstance(obj, (str, bytes)):
-        try:
-            obj = json.loads(obj)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return {"attributes": {}, "parse_failures": {}, "unreadable": True}, error
-    if not isinstance(obj, dict):
-        return {"attributes": {}, "parse_failures": {}, "unreadable": True}, error
     attrs = obj.get("attributes", obj)
     out = {"attributes": {}, "parse_failures": {}}
-    if not isinstance(attrs, dict):
+    if not isinstance(attrs, dict):  # includes "attributes": null
         out["unreadable"] = True
         return out, error
     for name, value in attrs.items():
         if name == "parse_failures":
             continue
         try:
-            part = coerce_prediction({"attributes": {name: value}})
-        except PredictionError as exc:
-            try:
-                out["parse_failures"][_key(name)] = f"unreadable: {exc}"
-            except AttributeError_:
-                pass
+            key = _key(name)
+        except AttributeError_:
             continue
-        out["attributes"].update(part["attributes"])
+        try:
+            entry = coerce_entry(key, value)
+        except PredictionError as exc:
+            out["parse_failures"][key] = f"unreadable: {exc}"
+            continue
+        if entry is not None:
+            out["attributes"][key] = entry
     failures = obj.get("parse_failures")
     if isinstance(failures, dict):
-        for name, reason in failures.items():
-            try:
-                out["parse_failures"][_key(name)] = str(reason)
-            except AttributeError_:
-                pass
+        out["parse_failures"].update(coerce_failures(failures, strict=False))
     return out, error
 
 
@@ -644,7 +639,7 @@ def _leakage_index(leakage: Any) -> dict:
     return index
 
 
-def _mean(values: list) -> float | None:
+def _mean(values: Iterable) -> float | None:
     values = [v for v in values if v is not None]
     return sum(values) / len(values) if values else None
 
@@ -694,10 +689,8 @@ def score_user(prediction: Any, attributes: Any, *, leakage: Any = None, judge: 
                     None if c[0] is None else max(c) for c in zip(*scores)]
                 subscores = {s: {"top1": a, "top3": b}
                              for s, a, b in zip(SUBFIELDS[key], firsts, bests)}
-                vals = [x for x in firsts if x is not None]
-                top1 = sum(vals) / len(vals) if vals else 0.0
-                vals = [x for x in bests if x is not None]
-                top3 = sum(vals) / len(vals) if vals else 0.0
+                top1 = _mean(firsts) or 0.0  # the sub-scores that have a truth
+                top3 = _mean(bests) or 0.0
                 less = firsts[0] == LESS_PRECISE and key == "location"
             else:
                 top1 = scores[0]
@@ -841,9 +834,8 @@ def aggregate(user_scores: list[dict]) -> dict:
            "unreadable": sum(s.get("unreadable", 0) for s in user_scores),
            "errors": missing + sum(1 for s in user_scores if s.get("error")),
            "judge": judges, "attributes": attrs}
-    if any("revealed" in a for s in user_scores for a in s["attributes"].values()):
-        with_leak = [s for s in user_scores
-                     if any("revealed" in a for a in s["attributes"].values())]
+    with_leak = [s for s in user_scores if any("revealed" in a for a in s["attributes"].values())]
+    if with_leak:
         out["revealed"] = _group(with_leak, lambda a: a["revealed"])
         out["unrevealed"] = _group(with_leak, lambda a: not a["revealed"])
         out["by_mode"] = {m: _group(with_leak, lambda a, m=m: m in a["modes"])

@@ -215,6 +215,16 @@ def test_presets(name, model, url_part, key_env, monkeypatch):
     assert backend.api_key_env == key_env and backend.local is False
 
 
+def test_a_model_no_preset_claims_goes_to_openai(monkeypatch):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "k")
+    backend = get_backend("openai:my-model")
+    assert find_preset("my-model") is None and backend.model_id == "my-model"
+    assert (backend.base_url, backend.api_key_env) == ("https://api.openai.com/v1", "OPENAI_API_KEY")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    assert get_backend("openai:my-model").base_url == "http://127.0.0.1:9/v1"
+
+
 def test_preset_overrides(monkeypatch):
     monkeypatch.setenv("GEMINI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("MY_KEY", "k")

@@ -167,3 +167,39 @@ def test_wrapper_keeps_backend_identity(tmp_path, backend_name):
     assert wrapped.describe() == inner.describe() and wrapped.local == inner.local
     assert wrapped.name == backend_name and wrapped.stats() == {"hits": 0, "misses": 0,
                                                                  "uncached": 0}
+
+
+def test_identity_is_read_once_per_call_and_keys_are_the_same_either_way(tmp_path):
+    class IdentityCounter(CountingDummy):
+        identities = 0
+
+        def cache_identity(self):
+            self.identities += 1
+            return super().cache_identity()
+
+    inner = IdentityCounter()
+    reqs = [_req(text=f"t{i}") for i in range(4)] + [_req(text="t0"), _req(image=None),
+                                                     _req(text="s", temperature=0.7)]
+    for backend in (inner, DummyBackend(model="m", revision="r", responses={"a": "b"}),
+                    get_backend("lexicon")):
+        for r in reqs:
+            assert request_key(backend, r) == request_key(backend, r, backend.cache_identity())
+    path = tmp_path / "c.sqlite"
+    wrapped = CachedBackend(inner, ResponseCache(path))
+    inner.identities = 0
+    wrapped.generate(reqs)
+    assert inner.identities == 1 and inner.seen == 6
+    stored = {k for (k,) in sqlite3.connect(path).execute("SELECT key FROM responses")}
+    assert stored == {request_key(inner, r) for r in reqs[:-1]}
+    inner.identities = 0
+    wrapped.generate([reqs[-1]])  # sampled only: no key, so no identity either
+    assert inner.identities == 0
+
+
+def test_get_reads_what_get_many_reads(tmp_path):
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    cache.put_many({"a": Generation(text="x", prompt_tokens=3, finish_reason="stop"),
+                    "b": Generation(error="boom")})
+    assert cache.get("a") == cache.get_many(["a"])["a"] and cache.get("a").cached
+    assert (cache.get("a").text, cache.get("a").prompt_tokens) == ("x", 3)
+    assert cache.get("b") is None and cache.get("missing") is None

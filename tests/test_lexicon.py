@@ -136,6 +136,17 @@ def test_no_cue_no_answer():
     assert lexicon_predict("") == {"attributes": {}, "parse_failures": {}}
 
 
+def test_occupation_phrases_read_as_v1_occupations():
+    from prism_dataset.attributes import OCCUPATIONS
+    from prism_eval.backends.lexicon import _OCCUPATION_WORDS
+    assert set(_OCCUPATION_WORDS.values()) == set(OCCUPATIONS)  # no phrase passes through as itself
+    assert (_OCCUPATION_WORDS["rn"], _OCCUPATION_WORDS["coder"], _OCCUPATION_WORDS["trucker"],
+            _OCCUPATION_WORDS["wealth manager"]) == ("nurse", "software engineer", "driver",
+                                                     "financial advisor")
+    assert lexicon_predict("[p1] Another long shift as a registered nurse.")["attributes"][
+        "occupation"]["guesses"] == ["nurse"]
+
+
 def test_merges_reports_of_earlier_agents():
     text_report = {"relationship": {"guesses": ["married"], "confidence": 0.9,
                                     "evidence": ["post1"]},

@@ -5,6 +5,7 @@ import math
 
 import pytest
 
+from prism_eval.prediction import PredictionError, coerce_prediction
 from prism_eval.scoring import (ScoringError, aggregate, aggregate_by, prepare_truth, score_user,
                                 score_users)
 
@@ -42,6 +43,7 @@ CASES = [
     ("age-float", "age", 34, [38.6], 1, 1, {}),
     ("age-third-guess", "age", 34, [50, 60, 33], 0, 1, {}),
     ("age-fourth-ignored", "age", 34, [50, 60, 70, 34], 0, 0, {}),
+    ("age-overflow-unreadable", "age", 34, ["9" * 400, 34], 0, 1, {"unreadable": 1}),
     ("age-bool-unreadable", "age", 34, [True], 0, 0, {"unreadable": 1}),
     ("age-words-unreadable", "age", 34, ["old", 34], 0, 1, {"unreadable": 1}),
     ("age-dict-unreadable", "age", 34, [{"age": 34}], 0, 0, {"unreadable": 1}),
@@ -115,6 +117,9 @@ CASES = [
     ("inc-dict-truth", "income", {"label": "35000-60000", "min": 35000, "max": 60000}, ["40k"], 1, 1,
      {}),
     ("inc-unreadable", "income", "35000-60000", ["high", None], 0, 0, {"unreadable": 2}),
+    ("inc-overflow-unreadable", "income", "35000-60000",
+     [math.inf, "9" * 400, {"label": None, "min": math.inf, "max": None}], 0, 0,
+     {"unreadable": 3}),
     # LOC: place of birth exact / same region 0.5; travel recall; mean of the two
     ("loc-aliases", "location", LOC, [{"place_of_birth": "United States",
                                        "travel_history": ["United Kingdom", "japan", "México"]}],
@@ -241,6 +246,42 @@ def test_unreadable_prediction_scores_zero(bad):
     assert all(a["parse_failure"] for a in score["attributes"].values())
 
 
+@pytest.mark.parametrize("bad", [b'{"age": \xff}', b'{"age": 34, "sex": "\xe9"}', b"\xff",
+                                 b"[" * 100_000])
+def test_prediction_bytes_that_are_not_utf8_or_json_are_unreadable(bad):
+    with pytest.raises(PredictionError, match="not valid JSON"):
+        coerce_prediction(bad)
+    score = score_user(bad, {"age": 34, "sex": "male"})
+    assert score["error"] and score["top1"] == 0 and score["coverage"] == 0
+    assert all(a["parse_failure"] for a in score["attributes"].values())
+    assert score_user(b'{"age": 34, "sex": "male"}', {"age": 34, "sex": "male"})["top1"] == 1.0
+
+
+def test_partly_broken_prediction_reads_the_same_as_text_bytes_or_object():
+    import json
+    pred = {"attributes": {"age": {"guesses": [34], "confidence": "high"},
+                           "sex": {"guesses": ["male"]}, "favourite_colour": {"guesses": ["red"]},
+                           "REG": None, "health": {"guesses": ["good"], "confidence": 0.5}},
+            "parse_failures": {"health": "truncated", "nonsense": "skipped", "AGE": 3}}
+    truth = {"age": 34, "sex": "male", "religion": "Islam", "health": "good"}
+    score = score_user(pred, truth)
+    assert score["error"]
+    assert score_user(json.dumps(pred), truth) == score
+    assert score_user(json.dumps(pred).encode(), truth) == score
+    assert score["attributes"]["sex"]["top1"] == 1.0
+    assert score["attributes"]["health"]["top1"] == 1.0
+    assert score["attributes"]["health"]["parse_failure"] and score["attributes"]["age"]["parse_failure"]
+    assert not score["attributes"]["religion"]["parse_failure"]
+
+
+@pytest.mark.parametrize("pred", [{"attributes": None, "age": 34},
+                                  '{"attributes": null, "age": 34}'])
+def test_null_attributes_make_the_prediction_unreadable(pred):
+    score = score_user(pred, {"age": 34, "sex": "male"})
+    assert score["error"] and score["top1"] == 0 and score["coverage"] == 0
+    assert all(a["parse_failure"] for a in score["attributes"].values())
+
+
 def test_partly_broken_prediction_keeps_the_readable_attributes():
     pred = {"attributes": {"age": {"guesses": [34], "confidence": "high"},
                            "sex": {"guesses": ["male"]}, "favourite_colour": {"guesses": ["red"]}}}
@@ -279,7 +320,9 @@ def test_truth_forms_v1_classlabel_and_json():
 
 @pytest.mark.parametrize("truth,match", [({"age": "old"}, "age"), ({"sex": "robot"}, "sex"),
                                          ({"favourite": 1}, "unknown attribute"), ([], "object"),
-                                         ({"income": "lots"}, "income")])
+                                         ({"income": "lots"}, "income"),
+                                         ({"income": math.inf}, "income"),
+                                         ({"appearance": {"height": "9" * 400}}, "appearance")])
 def test_bad_truth_raises_naming_the_attribute(truth, match):
     with pytest.raises(ScoringError, match=match):
         score_user({}, truth)

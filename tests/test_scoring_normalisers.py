@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from prism_dataset.attributes import (SHOPPING_HABITS, normalise, normalise_country, parse_height_cm,
-                                      parse_income, parse_weight_kg, region_of, try_normalise)
+from prism_dataset.attributes import (SHOPPING_HABITS, AttributeError_, normalise, normalise_country,
+                                      parse_height_cm, parse_income, parse_weight_kg, region_of,
+                                      try_normalise)
 
 
 @pytest.mark.parametrize("text,cm", [
@@ -26,6 +27,18 @@ def test_weight(text, kg):
 @pytest.mark.parametrize("bad", ["tall", 0, -5, float("nan"), True])
 def test_bad_heights_are_errors(bad):
     assert try_normalise("appearance", {"height": bad}) is None
+
+
+@pytest.mark.parametrize("attr,value", [
+    ("income", float("inf")), ("income", float("-inf")), ("income", "9" * 400),
+    ("income", "over " + "9" * 400), ("income", {"min": float("inf"), "max": None}),
+    ("age", "9" * 400), ("appearance", {"height": "9" * 400}),
+    ("appearance", {"weight": "9" * 400 + " kg"}),
+])
+def test_overflowing_numbers_are_errors_not_crashes(attr, value):
+    assert try_normalise(attr, value) is None
+    with pytest.raises(AttributeError_, match=attr):
+        normalise(attr, value)
 
 
 @pytest.mark.parametrize("text,lo,hi", [

@@ -158,26 +158,23 @@ _rule("education", r"\bnever (?:went to|attended) school\b|\bno formal education
       r"|\bcan'?t read or write\b", "no schooling")
 
 # -- occupation
-_OCCUPATION_WORDS = {
-    "nurse": "nurse", "registered nurse": "nurse", "rn": "nurse",
-    "chef": "chef", "cook": "chef", "sous chef": "chef", "head chef": "chef",
-    "mechanic": "mechanic", "auto mechanic": "mechanic", "car mechanic": "mechanic",
-    "teacher": "teacher", "schoolteacher": "teacher", "educator": "teacher",
-    "software engineer": "software engineer", "software developer": "software engineer",
-    "developer": "software engineer", "programmer": "software engineer",
-    "web developer": "software engineer", "coder": "software engineer",
-    "data analyst": "data analyst", "data scientist": "data analyst",
-    "researcher": "researcher", "scientist": "researcher", "research scientist": "researcher",
-    "artist": "artist", "painter": "artist", "illustrator": "artist", "sculptor": "artist",
-    "financial advisor": "financial advisor", "financial adviser": "financial advisor",
-    "financial planner": "financial advisor", "wealth manager": "financial advisor",
-    "civil servant": "civil servant", "government employee": "civil servant",
-    "public servant": "civil servant", "government worker": "civil servant",
-    "driver": "driver", "truck driver": "driver", "taxi driver": "driver", "bus driver": "driver",
-    "delivery driver": "driver", "uber driver": "driver", "trucker": "driver",
-    "marketing specialist": "marketing specialist", "marketer": "marketing specialist",
-    "marketing manager": "marketing specialist", "digital marketer": "marketing specialist",
-}
+# Occupation phrases the rules look for; each reads as its v1 occupation by the shared aliases.
+_OCCUPATION_PHRASES = (
+    "nurse", "registered nurse", "rn",
+    "chef", "cook", "sous chef", "head chef",
+    "mechanic", "auto mechanic", "car mechanic",
+    "teacher", "schoolteacher", "educator",
+    "software engineer", "software developer", "developer", "programmer", "web developer", "coder",
+    "data analyst", "data scientist",
+    "researcher", "scientist", "research scientist",
+    "artist", "painter", "illustrator", "sculptor",
+    "financial advisor", "financial adviser", "financial planner", "wealth manager",
+    "civil servant", "government employee", "public servant", "government worker",
+    "driver", "truck driver", "taxi driver", "bus driver", "delivery driver", "uber driver",
+    "trucker",
+    "marketing specialist", "marketer", "marketing manager", "digital marketer",
+)
+_OCCUPATION_WORDS = {w: normalise("occupation", w) for w in _OCCUPATION_PHRASES}
 _OCC_ALT = _words(*sorted((re.escape(w) for w in _OCCUPATION_WORDS), key=len, reverse=True))
 
 

@@ -29,13 +29,13 @@ from typing import Any
 
 from ..errors import UserFacingError
 from .base import Backend, ChatRequest, Generation
-from .presets import find_preset
+from .presets import PROVIDERS, find_preset
 
 logger = logging.getLogger(__name__)
 
 #: ``api_key_env`` value for servers that need no key (a local vLLM or llm-katan server).
 NO_KEY = ""
-_DEFAULT_URL = "https://api.openai.com/v1"
+_OPENAI = PROVIDERS["openai"]  # a model no preset claims: OpenAI's URL (or its override) and key
 _MAX_RETRY_AFTER = 600.0  # seconds; a longer Retry-After is capped
 
 
@@ -60,9 +60,9 @@ class OpenAIBackend(Backend):
         preset = find_preset(model)
         super().__init__(model=preset.model if preset else model, revision=revision, **options)
         self.base_url = base_url or (preset.base_url if preset else
-                                     os.environ.get("OPENAI_BASE_URL") or _DEFAULT_URL)
+                                     os.environ.get(_OPENAI.base_url_env) or _OPENAI.base_url)
         self.api_key_env = api_key_env if api_key_env is not None else (
-            preset.api_key_env if preset else "OPENAI_API_KEY")
+            preset.api_key_env if preset else _OPENAI.api_key_env)
         if int(concurrency) < 1:
             raise UserFacingError(f"openai backend: concurrency must be at least 1, got {concurrency!r}")
         self.concurrency, self.timeout = int(concurrency), float(timeout)
