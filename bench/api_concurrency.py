@@ -20,8 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from prism_eval.backends import ChatRequest, get_backend
-from prism_eval.cache import CachedBackend, ResponseCache
+from prism_core.backends import ChatRequest, get_backend
+from prism_core.cache import CachedBackend, ResponseCache
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -92,8 +92,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=2.0, help="timed seconds per case")
     args = parser.parse_args()
 
-    from prism_dataset.attributes import from_v1
-    from prism_eval.prediction import truth_as_prediction
+    from prism_core.attributes import from_v1
+    from prism_core.prediction import truth_as_prediction
     from prism_eval.scoring import aggregate, prepare_truth, score_user
 
     target = json.loads((args.v1_dir / "target.json").read_text("utf-8"))

@@ -1,5 +1,6 @@
 """prism_dataset: the PRISM data side — attribute schema, v1 release reader, priors, generation, builder."""
-from .attributes import ATTRIBUTE_KEYS, ATTRIBUTES, normalise
+from prism_core.attributes import ATTRIBUTE_KEYS, ATTRIBUTES, normalise
+
 from .release import Release, ReleaseError
 
 __version__ = "0.1.0"

@@ -20,6 +20,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from prism_core.errors import PrismError
+
 from .schema import CITATION, LICENSE
 
 __all__ = ["export_splits", "build_splits", "push_folder", "render_card", "add_build_arguments",
@@ -29,9 +31,8 @@ DEFAULT_MAX_SHARD_BYTES = 500 * 2 ** 20
 CARD = "README.md"
 
 
-class HubError(ValueError):
+class HubError(PrismError, ValueError):
     """An export or push that cannot be done (shown as one line by the `prism` command)."""
-    user_facing = True
 
 
 # ---------------------------------------------------------------- building

@@ -9,7 +9,6 @@ published without its image folder (like the shared v1 files) gets one note, not
 """
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -18,11 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .attributes import AttributeError_, from_v1
+from prism_core.attributes import AttributeValueError, from_v1
+from prism_core.errors import PrismError
+from prism_core.images import check_image
+
 from .schema import empty_provenance
 
 __all__ = ["ReleaseError", "ReleaseWarning", "Release", "read_json", "NO_IMAGE", "HUB_REPO_ID",
-           "fetch_release", "check_image"]
+           "fetch_release"]
 
 log = logging.getLogger(__name__)
 HUB_REPO_ID = "xaddh/multimodal-privacy"
@@ -30,17 +32,9 @@ NO_IMAGE = "none"
 TEMPLATE_SLOT = re.compile(r"\[[^\[\]]+\]")
 
 
-def check_image(data: bytes) -> None:
-    """Decode an encoded image fully, so a truncated or corrupt file fails here, not later in a
-    model; raises PIL's error (OSError, SyntaxError, ValueError, DecompressionBombError)."""
-    from PIL import Image
-    with Image.open(io.BytesIO(data)) as im:
-        im.load()
 
-
-class ReleaseError(ValueError):
+class ReleaseError(PrismError, ValueError):
     """A release file that cannot be read as PRISM data; names the file, user and field."""
-    user_facing = True
 
     def __init__(self, file, message: str, user: str | None = None, field: str | None = None):
         self.file, self.user, self.field = str(file), user, field
@@ -223,7 +217,7 @@ class Release:
                          "caption": None, "timestamp": None, "event": None})
         try:
             attributes = from_v1(self.target[user])
-        except AttributeError_ as exc:
+        except AttributeValueError as exc:
             raise ReleaseError(self.target_path, str(exc), user, exc.field) from None
         return {
             "user_id": user,

@@ -1,7 +1,13 @@
 """The dataset row (DESIGN.md §3) as `datasets.Features`, shared by every builder config and export."""
 from __future__ import annotations
 
-from .attributes import EDUCATION_LEVELS, HEALTH, RELATIONSHIPS, RELIGIONS, SEXES
+from prism_core.attributes import (
+    EDUCATION_LEVELS,
+    HEALTH,
+    RELATIONSHIPS,
+    RELIGIONS,
+    SEXES,
+)
 
 __all__ = ["user_features", "empty_provenance", "decode_attributes", "PROVENANCE_FIELDS",
            "CITATION", "LICENSE"]

@@ -12,7 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from .attributes import ATTRIBUTES
+from prism_core.attributes import ATTRIBUTES
+
 from .release import NO_IMAGE, TEMPLATE_SLOT, ReleaseError
 
 __all__ = ["compute_stats", "load_splits", "format_stats", "add_arguments", "run"]

@@ -35,11 +35,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def parse_variants(text: str) -> list[str]:
-    from .errors import UserFacingError
+    from prism_core.errors import PrismError
     variants = [v.strip() for v in text.split(",") if v.strip()]
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown or not variants:
-        raise UserFacingError(f"--variants {text!r}: choose from {', '.join(VARIANTS)}")
+        raise PrismError(f"--variants {text!r}: choose from {', '.join(VARIANTS)}")
     return list(dict.fromkeys(variants))
 
 

@@ -22,12 +22,13 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from prism_dataset.attributes import ATTRIBUTE_KEYS
+from prism_core.attributes import ATTRIBUTE_KEYS
+from prism_core.backends.base import Backend, ChatRequest, Generation
+from prism_core.errors import PrismError
+from prism_core.prediction import empty_prediction
 
-from .backends.base import Backend, ChatRequest, Generation
 from .datasets_io import UserInput
 from .parsing import Parsed, parse_output
-from .prediction import empty_prediction
 from .prompts import PromptTemplate, get_template
 
 __all__ = ["ROLES", "VARIANTS", "Chain", "UserOutcome", "render_posts"]
@@ -209,7 +210,7 @@ class Chain:
             if len(gens) != len(requests):
                 raise RuntimeError(f"backend returned {len(gens)} answers for {len(requests)} requests")
         except Exception as exc:
-            if getattr(exc, "user_facing", False):  # configuration errors stop the run
+            if isinstance(exc, PrismError):  # configuration errors stop the run
                 raise
             gens = [Generation(error=f"{type(exc).__name__}: {exc}") for _ in requests]
         return gens

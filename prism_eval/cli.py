@@ -10,6 +10,8 @@ import importlib
 import logging
 import sys
 
+from prism_core.errors import PrismError
+
 COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("prism_eval.audit_cmd", "the main job: build a benchmark, run a model through every "
                                       "variant, score it and write a report (offline by default)"),
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # a clear one-line error for expected failures
-        if getattr(exc, "user_facing", False):
+        if isinstance(exc, PrismError):
             print(f"prism {args.command}: error: {exc}", file=sys.stderr)
             return 2
         raise

@@ -6,13 +6,13 @@ unreadable one is reported on its post (the chain records the user as failed).
 """
 from __future__ import annotations
 
-import io
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, NoReturn
 
-from .errors import UserFacingError
+from prism_core.errors import PrismError
+from prism_core.images import check_image, encoded_bytes
 
 __all__ = ["Post", "UserInput", "load_users", "iter_users", "user_input", "image_bytes", "root_cause",
            "raise_user_facing"]
@@ -48,29 +48,9 @@ class UserInput:
         return [p for p in self.posts if p.image is not None or p.image_error]
 
 
-def image_bytes(image: Any) -> bytes | None:
-    """Encoded bytes of a datasets Image value ({"bytes","path"}, a PIL image, bytes) or None."""
-    if image is None:
-        return None
-    if isinstance(image, (bytes, bytearray)):
-        return bytes(image)
-    if isinstance(image, dict):
-        if image.get("bytes"):
-            return bytes(image["bytes"])
-        path = image.get("path")
-        if not path:
-            return None
-        return Path(path).read_bytes()
-    if hasattr(image, "save"):
-        buf = io.BytesIO()
-        image.save(buf, format=(getattr(image, "format", None) or "PNG"))
-        return buf.getvalue()
-    raise TypeError(f"unsupported image value {type(image).__name__}")
-
 
 def user_input(row: dict, index: int = 0, features=None) -> UserInput:
     """A UserInput from one dataset row (stored or decoded form); bad images become image_error."""
-    from prism_dataset.release import check_image
     from prism_dataset.schema import decode_attributes
 
     user_id = str(row.get("user_id"))
@@ -79,7 +59,7 @@ def user_input(row: dict, index: int = 0, features=None) -> UserInput:
         post_id = str(p.get("post_id") or f"post{i + 1}")
         data, error = None, None
         try:
-            data = image_bytes(p.get("image"))
+            data = encoded_bytes(p.get("image"))
             if data is not None:
                 check_image(data)
         except Exception as exc:  # any decoder error: the image is unusable, the run goes on
@@ -140,7 +120,7 @@ def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None
     ``synthetic``: PrismBuilder(config_name="synthetic") with ``n_users``/``seed``, built once and
     cached by `datasets` (in ``cache_dir``, default the datasets cache); other keyword options go
     to its PrismConfig. A folder: a release (posts.json), a ``save_to_disk`` folder, or Parquet /
-    JSON files with a README (``load_dataset``). Unreadable inputs raise a UserFacingError.
+    JSON files with a README (``load_dataset``). Unreadable inputs raise a PrismError.
     """
     from prism_dataset.builder import PrismBuilder
 
@@ -148,7 +128,7 @@ def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None
     try:
         if dataset == "v1":
             if data_dir is not None and not (Path(data_dir) / "posts.json").is_file():
-                raise UserFacingError(f"--data-dir {data_dir}: no posts.json there (expected a "
+                raise PrismError(f"--data-dir {data_dir}: no posts.json there (expected a "
                                       "PRISM release folder with posts.json and target.json)")
             if data_dir is None:  # the Hub release, fetched (or found in the cache) now
                 from prism_dataset.builder import HUB_REPO_ID, fetch_release
@@ -157,7 +137,7 @@ def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None
                 except Exception as exc:
                     if getattr(exc, "user_facing", False):
                         raise
-                    raise UserFacingError(f"cannot fetch the v1 release {HUB_REPO_ID} from the Hub "
+                    raise PrismError(f"cannot fetch the v1 release {HUB_REPO_ID} from the Hub "
                                           f"({type(exc).__name__}); pass --data-dir with a local "
                                           "copy") from exc
                 desc.update(data_dir=None, repo_id=HUB_REPO_ID)
@@ -178,7 +158,7 @@ def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None
                          for k, v in kwargs.items()})
             return builder.as_dataset(split=split or "train"), desc
         return _load_folder(Path(dataset), split, desc)
-    except UserFacingError:
+    except PrismError:
         raise
     except Exception as exc:
         raise_user_facing(exc, f"cannot read dataset {dataset!r}"
@@ -186,19 +166,19 @@ def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None
 
 
 def raise_user_facing(exc: BaseException, what: str) -> NoReturn:
-    """Raise ``exc``'s first user-facing cause as it is, else a UserFacingError "<what>: <type>:
+    """Raise ``exc``'s first user-facing cause as it is, else a PrismError "<what>: <type>:
     <message>" of its innermost cause (datasets wraps generator errors several times)."""
     root = root_cause(exc)
-    if getattr(root, "user_facing", False):
+    if isinstance(root, PrismError):
         raise root from None
-    raise UserFacingError(f"{what}: {type(root).__name__}: {root}") from exc
+    raise PrismError(f"{what}: {type(root).__name__}: {root}") from exc
 
 
 def root_cause(exc: BaseException) -> BaseException:
     """The first user-facing error in the cause chain, else the innermost cause (datasets wraps
     generator errors in DatasetGenerationError)."""
     seen = set()
-    while not getattr(exc, "user_facing", False) and id(exc) not in seen:
+    while not isinstance(exc, PrismError) and id(exc) not in seen:
         seen.add(id(exc))
         nxt = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
         if nxt is None:
@@ -211,7 +191,7 @@ def _load_folder(path: Path, split: str | None, desc: dict):
     import datasets
 
     if not path.exists():
-        raise UserFacingError(f"dataset {str(path)!r} not found: use v1, synthetic or a folder")
+        raise PrismError(f"dataset {str(path)!r} not found: use v1, synthetic or a folder")
     path = path.resolve()
     desc["dataset"] = str(path)
     if (path / "posts.json").is_file():
@@ -227,11 +207,11 @@ def _load_folder(path: Path, split: str | None, desc: dict):
         if split is None:
             split = "test" if "test" in names else names[0]
         if split not in names:
-            raise UserFacingError(f"dataset {str(path)!r} has no split {split!r} (splits: {names})")
+            raise PrismError(f"dataset {str(path)!r} has no split {split!r} (splits: {names})")
         desc["split"] = split
         ds = ds[split]
     missing = {"user_id", "posts"} - set(ds.column_names or [])
     if missing:
-        raise UserFacingError(f"dataset {str(path)!r} is not PRISM user records: no column(s) "
+        raise PrismError(f"dataset {str(path)!r} is not PRISM user records: no column(s) "
                               f"{sorted(missing)}")
     return ds, desc

@@ -17,7 +17,6 @@ import re
 
 from .chain import VARIANTS as VARIANT_NAMES
 
-
 DATASET_HELP = ("v1 (the release; --data-dir for a local copy), synthetic (generated offline), or a "
                 "folder (release, save_to_disk or Parquet)")
 
@@ -76,13 +75,14 @@ def _value(text: str):
 
 def backend_options(items: list[str]) -> dict[str, dict]:
     """--backend-option [ROLE.]KEY=VALUE -> {"*" or role: {key: value}}."""
+    from prism_core.errors import PrismError
+
     from .chain import ROLES
-    from .errors import UserFacingError
     out: dict[str, dict] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise UserFacingError(f"--backend-option {item!r}: expected [ROLE.]KEY=VALUE")
+            raise PrismError(f"--backend-option {item!r}: expected [ROLE.]KEY=VALUE")
         role, dot, name = key.partition(".")
         if dot and role in ROLES:
             out.setdefault(role, {})[name] = _value(value)
@@ -114,7 +114,8 @@ def default_out(args, root: str = "prism-runs", *, variant: bool = True) -> str:
 def run_variants(args, variants: list[str], out_of, *, cache_path=None) -> list[tuple[str, str, dict | None]]:
     """Run each variant over ``args.dataset`` (loaded once, with one set of backends) into the
     folder ``out_of(variant)``; -> [(variant, folder, summary or None off the main process)]."""
-    from .backends import parse_model_spec
+    from prism_core.backends import parse_model_spec
+
     from .datasets_io import load_users
     from .runner import build_backends, evaluate, resolve_roles
 

@@ -14,7 +14,8 @@ import os
 import re
 from typing import Any, Iterable
 
-from .backends import Backend, ChatRequest, get_backend
+from prism_core.backends import Backend, ChatRequest, get_backend
+
 from .prompts import get_template
 
 __all__ = ["LLMJudge", "parse_verdict", "VERDICTS"]
@@ -50,7 +51,7 @@ class LLMJudge:
 
     ``backend``: a Backend or a spec such as ``"openai:gpt-4o-mini"`` (``backend_options`` go to
     get_backend). ``prompt_version``: the ``judge.v<N>.txt`` template (latest when None).
-    ``cache``: a path or prism_eval.cache.ResponseCache for verdicts across runs.
+    ``cache``: a path or prism_core.cache.ResponseCache for verdicts across runs.
     """
 
     def __init__(self, backend: str | Backend, *, prompt_version: int | None = None,
@@ -61,7 +62,7 @@ class LLMJudge:
         self.identity = self.backend.describe()
         self.template = get_template("judge", prompt_version)
         if cache is not None:
-            from .cache import CachedBackend, ResponseCache
+            from prism_core.cache import CachedBackend, ResponseCache
             store = cache if isinstance(cache, ResponseCache) else ResponseCache(os.fspath(cache))
             self.backend = CachedBackend(self.backend, store)
         self.max_tokens = max_tokens

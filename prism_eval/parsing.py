@@ -6,7 +6,7 @@ limit, attribute codes or v1 keys instead of canonical keys, guesses as a scalar
 "a, b or c", nested location/appearance objects, or no JSON at all ("- Sex: female (confidence
 0.8)"). :func:`parse_output` tries, in order, every JSON-like span (repaired if needed, the complete
 attributes of a truncated one recovered) and then a line-based reading, keeps the reading that
-yields the most attributes, and normalises values through :mod:`prism_dataset.attributes` where it
+yields the most attributes, and normalises values through :mod:`prism_core.attributes` where it
 can (raw strings are kept otherwise; the scorer normalises again).
 
 An attribute that was requested and whose answer cannot be read goes to ``parse_failures`` with a
@@ -20,10 +20,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from prism_dataset.attributes import (ATTRIBUTE_KEYS, ATTRIBUTES, AttributeError_,
-                                      normalise_country, try_normalise)
-
-from .prediction import MAX_GUESSES, empty_prediction
+from prism_core.attributes import (
+    ATTRIBUTE_KEYS,
+    ATTRIBUTES,
+    AttributeValueError,
+    normalise_country,
+    try_normalise,
+)
+from prism_core.prediction import MAX_GUESSES, empty_prediction
 
 __all__ = ["parse_prediction", "parse_output", "Parsed", "attribute_key", "json_candidates",
            "load_jsonish"]
@@ -741,7 +745,7 @@ def _country(text: str) -> str | None:
     """Canonical country of a place name; None when nothing is left of it (e.g. ";")."""
     try:
         return normalise_country(text)
-    except AttributeError_:
+    except AttributeValueError:
         return None
 
 

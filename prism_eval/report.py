@@ -20,9 +20,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prism_dataset.attributes import ATTRIBUTE_KEYS, ATTRIBUTES
+from prism_core.attributes import ATTRIBUTE_KEYS, ATTRIBUTES
+from prism_core.errors import PrismError
 
-from .errors import UserFacingError
 from .runner import RESULTS, RUN, SUMMARY
 
 __all__ = ["Run", "load_runs", "build_report", "chance_scores", "PAPER_REFERENCE"]
@@ -88,13 +88,13 @@ def _read_run(folder: Path, label: str | None) -> Run:
     from .runner import read_results, summarise
     records = read_results(folder)
     if not records:
-        raise UserFacingError(f"{folder / RESULTS} holds no results")
+        raise PrismError(f"{folder / RESULTS} holds no results")
     try:
         summary = json.loads((folder / SUMMARY).read_text("utf-8"))
     except FileNotFoundError:
         summary = None
     except ValueError as exc:
-        raise UserFacingError(f"{folder / SUMMARY}: not valid JSON ({exc})") from None
+        raise PrismError(f"{folder / SUMMARY}: not valid JSON ({exc})") from None
     if summary is None or summary.get("users") != len(records):
         # a killed run: aggregate what it finished, keeping its recorded configuration
         config = (summary or {}).get("config")
@@ -124,20 +124,20 @@ def load_runs(paths: list[str]) -> list[Run]:
         label, path = _split_label(item)
         if path.is_file():
             if path.suffix != ".jsonl":
-                raise UserFacingError(f"{path}: expected a results folder or a results.jsonl file")
+                raise PrismError(f"{path}: expected a results folder or a results.jsonl file")
             runs.append(_read_run(path.parent, label))
         elif not path.is_dir():
-            raise UserFacingError(f"{path}: no such results folder or file")
+            raise PrismError(f"{path}: no such results folder or file")
         elif (path / RESULTS).is_file():
             runs.append(_read_run(path, label))
         else:
             found = sorted(p.parent for p in path.rglob(RESULTS))
             if not found:
-                raise UserFacingError(f"{path}: no {RESULTS} there or in its sub-folders (give the "
+                raise PrismError(f"{path}: no {RESULTS} there or in its sub-folders (give the "
                                       "output folder of `prism evaluate` or `prism audit`)")
             runs.extend(_read_run(f, None) for f in found)
     if not runs:
-        raise UserFacingError("no runs to report")
+        raise PrismError("no runs to report")
     seen: dict[str, int] = {}
     for r in runs:
         seen[r.label] = seen.get(r.label, 0) + 1

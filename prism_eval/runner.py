@@ -49,10 +49,11 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterable
 
-from .backends.base import Backend, get_backend
+from prism_core.backends.base import Backend, get_backend
+from prism_core.errors import PrismError
+
 from .chain import ROLES, VARIANTS, Chain, UserOutcome
 from .datasets_io import UserInput, iter_users, raise_user_facing
-from .errors import UserFacingError
 
 __all__ = ["evaluate", "rescore", "resolve_roles", "build_backends", "read_results",
            "write_summary", "summarise", "format_table", "RESULTS", "SUMMARY"]
@@ -73,18 +74,18 @@ def resolve_roles(model: str | None, roles: Iterable[str] = (), variant: str = "
     The ``single`` role defaults to the synthesis model when only that one is given.
     """
     if variant not in VARIANTS:
-        raise UserFacingError(f"unknown variant {variant!r} (choose from {', '.join(VARIANTS)})")
+        raise PrismError(f"unknown variant {variant!r} (choose from {', '.join(VARIANTS)})")
     specs: dict[str, str] = {r: model for r in ROLES} if model else {}
     given: dict[str, str] = {}
     for item in roles:
         role, sep, spec = item.partition("=")
         role = role.strip()
         if not sep or not spec.strip():
-            raise UserFacingError(f"--role {item!r}: expected ROLE=SPEC, e.g. image=hf:Qwen/Qwen2.5-VL-7B-Instruct")
+            raise PrismError(f"--role {item!r}: expected ROLE=SPEC, e.g. image=hf:Qwen/Qwen2.5-VL-7B-Instruct")
         if role not in ROLES:
             import difflib
             hint = difflib.get_close_matches(role, ROLES, n=1)
-            raise UserFacingError(f"--role {item!r}: unknown role {role!r}"
+            raise PrismError(f"--role {item!r}: unknown role {role!r}"
                                   + (f"; did you mean {hint[0]!r}?" if hint else "")
                                   + f" (roles: {', '.join(ROLES)})")
         given[role] = spec.strip()
@@ -94,7 +95,7 @@ def resolve_roles(model: str | None, roles: Iterable[str] = (), variant: str = "
     needed = VARIANTS[variant]
     missing = [r for r in needed if not specs.get(r)]
     if missing:
-        raise UserFacingError(f"no model for role(s) {', '.join(missing)}: give --model NAME "
+        raise PrismError(f"no model for role(s) {', '.join(missing)}: give --model NAME "
                               f"or --role {missing[0]}=SPEC")
     return {r: specs[r] for r in needed}
 
@@ -127,8 +128,8 @@ class _Processes:
         self.state = None
         self.num, self.index, self.local_index = 1, 0, 0
         if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # accelerate launch / torchrun
-            from accelerate import PartialState
             import torch
+            from accelerate import PartialState
             cpu = (os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
                    or not torch.cuda.is_available())  # processes on a CPU-only machine: gloo
             self.state = PartialState(cpu=cpu)
@@ -187,7 +188,7 @@ def read_results(path: str | os.PathLike) -> list[dict]:
     if path.is_dir():
         path = path / RESULTS
     if not path.is_file():
-        raise UserFacingError(f"no results file at {path}")
+        raise PrismError(f"no results file at {path}")
     return _read_jsonl(path)
 
 
@@ -280,7 +281,7 @@ def _lock(out: Path):
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
         f.close()
-        raise UserFacingError(f"another `prism evaluate` is writing to {out}; wait for it to end "
+        raise PrismError(f"another `prism evaluate` is writing to {out}; wait for it to end "
                               "or choose another --out") from None
     return f
 
@@ -288,7 +289,7 @@ def _lock(out: Path):
 def _evaluate(dataset, backends, out: Path, procs: _Processes, *, variant, topics, image_context,
               limit, batch_size, judge, judge_spec, overwrite, progress, dataset_info,
               chain_options, specs, retry_failed, cache_path: Path) -> dict | None:
-    from .cache import CachedBackend, ResponseCache
+    from prism_core.cache import CachedBackend, ResponseCache
 
     t0 = time.time()
     if isinstance(judge, str) and judge_spec is None:
@@ -394,7 +395,7 @@ def _setup(out: Path, config: dict, overwrite: bool, procs: _Processes, cache_pa
             _write_atomic(run_file, json.dumps(config, indent=2, sort_keys=True, default=str))
         for stale in (out / PARTS).glob("done-*.json"):
             stale.unlink()
-        from .cache import ResponseCache
+        from prism_core.cache import ResponseCache
         ResponseCache(cache_path).close()  # created once here: concurrent creation can lock
         _write_atomic(out / PARTS / "session", uuid.uuid4().hex)
     procs.barrier()
@@ -408,7 +409,7 @@ def _setup(out: Path, config: dict, overwrite: bool, procs: _Processes, cache_pa
             if old.get(k) != new.get(k):
                 change = "changed" if k == "prompts" else f"{_short(old.get(k))} -> {_short(new.get(k))}"
                 diffs.append(f"{k}: {change}")
-        raise UserFacingError(f"{out} holds a run with another configuration ({'; '.join(diffs)}); "
+        raise PrismError(f"{out} holds a run with another configuration ({'; '.join(diffs)}); "
                               "rerun with --overwrite to replace it, or choose another --out")
     return (out / PARTS / "session").read_text().strip()
 
@@ -471,7 +472,7 @@ def _run_batch(chain: Chain, batch: list[UserInput], models: dict, judge, f, fir
     if first and outcomes and all(o.failure and not any("unreadable image" in e for e in o.errors)
                                   for o in outcomes) and len(outcomes) > 1:
         # every user of the first batch failed in the backend: a configuration problem, not data
-        raise UserFacingError(f"every user of the first batch failed; first error: {outcomes[0].failure}")
+        raise PrismError(f"every user of the first batch failed; first error: {outcomes[0].failure}")
     scores = _score([o.prediction for o in outcomes], [o.user.attributes for o in outcomes],
                     [o.user.leakage for o in outcomes], judge)
     lines = [json.dumps(_record(o, chain, models, sc), ensure_ascii=False) + "\n"
@@ -542,7 +543,7 @@ def rescore(results: str | os.PathLike, *, judge: Any = None, judge_spec: str | 
     out = path if path.is_dir() else path.parent
     records = read_results(path)
     if not records:
-        raise UserFacingError(f"{out / RESULTS} holds no results")
+        raise PrismError(f"{out / RESULTS} holds no results")
     if isinstance(judge, str) and judge_spec is None:
         judge_spec = judge
     judge, own_judge = _judge_of(judge, out / CACHE)

@@ -82,12 +82,25 @@ import json
 from functools import lru_cache, partial
 from typing import Any, Iterable
 
-from prism_dataset.attributes import (ATTRIBUTE_KEYS, ATTRIBUTES, EDUCATION_LEVELS,
-                                      AttributeError_, _key, normalise, normalise_country,
-                                      region_of)
-
-from .prediction import (MAX_GUESSES, PredictionError, coerce_entry, coerce_failures,
-                         coerce_prediction, load_prediction)
+from prism_core.attributes import (
+    ATTRIBUTE_KEYS,
+    ATTRIBUTES,
+    EDUCATION_LEVELS,
+    AttributeValueError,
+    _key,
+    normalise,
+    normalise_country,
+    region_of,
+)
+from prism_core.errors import PrismError
+from prism_core.prediction import (
+    MAX_GUESSES,
+    PredictionError,
+    coerce_entry,
+    coerce_failures,
+    coerce_prediction,
+    load_prediction,
+)
 
 __all__ = ["score_user", "score_users", "aggregate", "aggregate_by", "prepare_truth", "Truth",
            "ScoringError", "SUBFIELDS", "JUDGED", "VERDICT_SCORES", "AGE_TOLERANCE",
@@ -124,9 +137,8 @@ _STR = frozenset({str})
 _CONFIDENCE_TYPES = frozenset({float, int, type(None)})
 
 
-class ScoringError(ValueError):
+class ScoringError(PrismError, ValueError):
     """True attributes (or a leakage plan) that cannot be scored against; names the field."""
-    user_facing = True
 
 
 # ------------------------------------------------------------------ reading one value (cached)
@@ -136,7 +148,7 @@ def _category(key: str, value: str) -> str | None:
     """Canonical value of a category guess; None when unreadable (closed: outside the values)."""
     try:
         out = ATTRIBUTES[key].normaliser(value)
-    except (AttributeError_, TypeError, ValueError):
+    except (AttributeValueError, TypeError, ValueError):
         return None
     return out if key not in _CLOSED or out in _KNOWN[key] else None
 
@@ -145,7 +157,7 @@ def _category(key: str, value: str) -> str | None:
 def _age_text(value: str) -> int | None:
     try:
         return normalise("age", value)
-    except (AttributeError_, TypeError, ValueError):
+    except (AttributeValueError, TypeError, ValueError):
         return None
 
 
@@ -168,7 +180,7 @@ def _bracket(income: dict) -> tuple:
 def _income_text(value: Any) -> tuple | None:
     try:
         return _bracket(normalise("income", value))
-    except (AttributeError_, TypeError, ValueError):
+    except (AttributeValueError, TypeError, ValueError):
         return None
 
 
@@ -188,7 +200,7 @@ def _income(value: Any) -> tuple | None:
 def _income_parts(label: Any, lo: Any, hi: Any) -> tuple | None:
     try:
         return _bracket(normalise("income", {"label": label, "min": lo, "max": hi}))
-    except (AttributeError_, TypeError, ValueError, KeyError):
+    except (AttributeValueError, TypeError, ValueError, KeyError):
         return None
 
 
@@ -196,7 +208,7 @@ def _income_parts(label: Any, lo: Any, hi: Any) -> tuple | None:
 def _country(value: str) -> str | None:
     try:
         return normalise_country(value)
-    except (AttributeError_, TypeError, ValueError):
+    except (AttributeValueError, TypeError, ValueError):
         return None
 
 
@@ -204,7 +216,7 @@ def _country(value: str) -> str | None:
 def _hobby_text(value: str) -> tuple:
     try:
         return tuple(normalise("hobbies", value))
-    except (AttributeError_, TypeError, ValueError):
+    except (AttributeValueError, TypeError, ValueError):
         return ()
 
 
@@ -245,11 +257,11 @@ def prepare_truth(attributes: Any) -> Truth:
             continue
         try:
             key = name if name in _KEYSET else _key(name)
-        except AttributeError_ as exc:
+        except AttributeValueError as exc:
             raise ScoringError(f"true attributes: {exc}") from None
         try:
             prepared = _PREPARE[key](key, value)
-        except (AttributeError_, TypeError, ValueError, KeyError, IndexError) as exc:
+        except (AttributeValueError, TypeError, ValueError, KeyError, IndexError) as exc:
             raise ScoringError(f"true attribute {key!r} cannot be scored against: {exc}") from None
         if prepared is not None:
             truth[key] = prepared
@@ -297,7 +309,7 @@ def _prepare_struct(key: str, frozen: Any) -> Any:
 def _prepare_age(key: str, value: Any) -> int:
     age = _age(value)
     if age is None:
-        raise AttributeError_(f"age: cannot read {value!r}")
+        raise AttributeValueError(f"age: cannot read {value!r}")
     return age
 
 
@@ -308,14 +320,14 @@ def _prepare_category(key: str, value: Any) -> str | None:
         value = ATTRIBUTES[key].values[value]
     out = _category(key, value) if type(value) is str else None
     if out is None:
-        raise AttributeError_(f"{key}: unknown value {value!r}")
+        raise AttributeValueError(f"{key}: unknown value {value!r}")
     return out
 
 
 def _prepare_income(key: str, value: Any) -> tuple:
     out = _income(value)
     if out is None:
-        raise AttributeError_(f"income: cannot read {value!r}")
+        raise AttributeValueError(f"income: cannot read {value!r}")
     return out
 
 
@@ -483,7 +495,7 @@ def _countries(items: tuple) -> tuple[tuple, int]:
 def _split_list(text: str) -> tuple:
     try:
         return tuple(normalise("location", {"travel_history": text})["travel_history"])
-    except (AttributeError_, TypeError, ValueError):
+    except (AttributeValueError, TypeError, ValueError):
         return (text,)
 
 
@@ -524,7 +536,7 @@ def _appearance_values(raws: tuple) -> tuple[tuple, int]:
             if type(raw) in _SCALARS:
                 try:
                     value = normalise("appearance", {sub: raw})[sub]
-                except (AttributeError_, TypeError, ValueError):
+                except (AttributeValueError, TypeError, ValueError):
                     value = None
             bad += value is None
         values.append(value)
@@ -598,7 +610,7 @@ def _read_prediction(prediction: Any) -> tuple[dict, str | None]:
             continue
         try:
             key = _key(name)
-        except AttributeError_:
+        except AttributeValueError:
             continue
         try:
             entry = coerce_entry(key, value)
@@ -629,7 +641,7 @@ def _leakage_index(leakage: Any) -> dict:
     for i, item in enumerate(leakage):
         try:
             key = _leak_key(item["attribute"])
-        except (AttributeError_, KeyError, TypeError, AttributeError) as exc:
+        except (AttributeValueError, KeyError, TypeError, AttributeError) as exc:
             raise ScoringError(f"leakage[{i}]: no valid 'attribute' ({exc})") from None
         modes, channels = index.setdefault(key, (set(), set()))
         if item.get("mode"):

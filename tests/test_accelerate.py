@@ -15,11 +15,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from release_factory import make_release
 
 from prism_eval.datasets_io import load_users
 from prism_eval.runner import SUMMARY, evaluate, read_results
-
-from release_factory import make_release
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from prism_dataset.attributes import ATTRIBUTE_KEYS, from_v1, to_v1
+from prism_core.attributes import ATTRIBUTE_KEYS, from_v1, to_v1
 from prism_dataset.builder import PrismBuilder
 from prism_dataset.release import Release
 from prism_dataset.schema import decode_attributes

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import pytest
-
-from prism_eval.backends import ChatRequest, get_backend
-from prism_eval.errors import UserFacingError
 from tiny_models import VLM_FAMILIES, shared_tiny_causal_lm, shared_tiny_vlm, tiny_image
+
+from prism_core.backends import ChatRequest, get_backend
+from prism_core.errors import PrismError
 
 _BACKENDS: dict = {}
 
@@ -123,11 +123,11 @@ def test_cache_identity_tracks_image_limits():
 
 
 def test_clear_errors_for_bad_options(tmp_path):
-    with pytest.raises(UserFacingError, match="needs a model"):
+    with pytest.raises(PrismError, match="needs a model"):
         get_backend("hf")
-    with pytest.raises(UserFacingError, match="dtype"):
+    with pytest.raises(PrismError, match="dtype"):
         get_backend(f"hf:{shared_tiny_causal_lm()}", dtype="float8")
-    with pytest.raises(UserFacingError, match="cannot load model"):
+    with pytest.raises(PrismError, match="cannot load model"):
         get_backend(f"hf:{tmp_path / 'missing'}")
-    with pytest.raises(UserFacingError, match="min_pixels"):
+    with pytest.raises(PrismError, match="min_pixels"):
         get_backend(f"hf:{shared_tiny_vlm('qwen2_vl')}", max_pixels=28 * 28, min_pixels=56 * 56)

@@ -7,13 +7,14 @@ import json
 import logging
 
 import pytest
-
 from fake_openai import FakeOpenAIServer, image_urls, last_user_text
-from prism_eval.backends import ChatRequest, get_backend, parse_model_spec
-from prism_eval.backends.openai_compatible import OpenAIBackend, image_data_url
-from prism_eval.backends.presets import ALIASES, PROVIDERS, find_preset, presets_table
-from prism_eval.errors import UserFacingError
 from tiny_models import tiny_image
+
+from prism_core.backends import ChatRequest, get_backend, parse_model_spec
+from prism_core.backends.openai_compatible import OpenAIBackend
+from prism_core.images import data_url as image_data_url
+from prism_core.backends.presets import ALIASES, PROVIDERS, find_preset, presets_table
+from prism_core.errors import PrismError
 
 KEY = "sk-test-SECRET-4242-do-not-log"
 
@@ -164,9 +165,9 @@ def test_api_key_never_logged_stored_or_described(api_key, caplog):
 
 def test_missing_key_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("GEMINI_API_KEY", raising=False)
-    with pytest.raises(UserFacingError, match="GEMINI_API_KEY"):
+    with pytest.raises(PrismError, match="GEMINI_API_KEY"):
         get_backend("gemini")
-    with pytest.raises(UserFacingError, match="environment"):
+    with pytest.raises(PrismError, match="environment"):
         get_backend("openai:gpt-4o", api_key="sk-inline")
 
 

@@ -7,10 +7,15 @@ import sys
 
 import pytest
 
-from prism_eval.backends import (ChatRequest, UnknownBackend, available_backends, get_backend,
-                                 parse_model_spec)
-from prism_eval.backends.dummy import DEFAULT_PREDICTION
-from prism_eval.prediction import coerce_prediction
+from prism_core.backends import (
+    ChatRequest,
+    UnknownBackend,
+    available_backends,
+    get_backend,
+    parse_model_spec,
+)
+from prism_core.backends.dummy import DEFAULT_PREDICTION
+from prism_core.prediction import coerce_prediction
 
 
 def test_registered_names_and_suggestions():
@@ -22,11 +27,11 @@ def test_registered_names_and_suggestions():
 
 
 def test_importing_and_building_light_backends_stays_light():
-    code = ("import sys, prism_eval, prism_eval.backends, prism_eval.cache\n"
-            "from prism_eval.backends import get_backend, ChatRequest\n"
+    code = ("import sys, prism_eval, prism_core.backends, prism_core.cache\n"
+            "from prism_core.backends import get_backend, ChatRequest\n"
             "for name in ('dummy', 'lexicon'):\n"
             "    get_backend(name).generate([ChatRequest.from_prompt('[p1] my husband')])\n"
-            "import prism_eval.backends.presets, prism_eval.backends.openai_compatible\n"
+            "import prism_core.backends.presets, prism_core.backends.openai_compatible\n"
             "heavy = [m for m in ('torch', 'transformers', 'openai', 'vllm', 'diffusers')\n"
             "         if m in sys.modules]\n"
             "print(heavy)\n")

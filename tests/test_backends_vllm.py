@@ -5,15 +5,15 @@ import sys
 
 import pytest
 
-from prism_eval.backends import ChatRequest, get_backend
-from prism_eval.errors import UserFacingError
+from prism_core.backends import ChatRequest, get_backend
+from prism_core.errors import PrismError
 
 
 def test_missing_vllm_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
-    with pytest.raises(UserFacingError, match="needs the vllm package"):
+    with pytest.raises(PrismError, match="needs the vllm package"):
         get_backend("vllm:Qwen/Qwen2-VL-2B-Instruct")
-    with pytest.raises(UserFacingError, match="needs a model"):
+    with pytest.raises(PrismError, match="needs a model"):
         get_backend("vllm")
 
 

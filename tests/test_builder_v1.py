@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from release_factory import make_release
 
+from prism_core.errors import PrismError
 from prism_dataset.builder import HUB_REPO_ID, PrismBuilder, fetch_release
 from prism_dataset.release import ReleaseError
 from prism_dataset.schema import decode_attributes, user_features
-
-from release_factory import make_release
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -148,7 +148,7 @@ def test_hub_path_offline_and_not_cached_is_a_clear_error(tmp_path, hub_cache):
     message = str(err.value)
     assert message.startswith(f"file hf://datasets/{HUB_REPO_ID}: ")
     assert "not in the local cache" in message and "data_dir" in message
-    assert err.value.user_facing
+    assert isinstance(err.value, PrismError)
 
 
 # ---------------------------------------------------------------- the loading script at the root

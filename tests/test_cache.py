@@ -6,12 +6,12 @@ import multiprocessing as mp
 import sqlite3
 
 import pytest
-
 from fake_openai import FakeOpenAIServer
-from prism_eval.backends import ChatRequest, Generation, get_backend
-from prism_eval.backends.dummy import DummyBackend
-from prism_eval.cache import CachedBackend, ResponseCache, request_key
 from tiny_models import tiny_image
+
+from prism_core.backends import ChatRequest, Generation, get_backend
+from prism_core.backends.dummy import DummyBackend
+from prism_core.cache import CachedBackend, ResponseCache, request_key
 
 
 class CountingDummy(DummyBackend):

@@ -5,16 +5,15 @@ import json
 from pathlib import Path
 
 import pytest
-
-from prism_eval.backends.base import Backend, Generation, request_images
-from prism_eval.backends.dummy import DummyBackend, hash_prediction
-from prism_eval.chain import VARIANTS, Chain
-from prism_eval.datasets_io import iter_users, load_users
-from prism_eval.errors import UserFacingError
-from prism_eval.prediction import coerce_prediction
-
 from release_factory import make_release
 from tiny_models import tiny_image
+
+from prism_core.backends.base import Backend, Generation, request_images
+from prism_core.backends.dummy import DummyBackend, hash_prediction
+from prism_core.errors import PrismError
+from prism_core.prediction import coerce_prediction
+from prism_eval.chain import VARIANTS, Chain
+from prism_eval.datasets_io import iter_users, load_users
 
 
 class Recorder(Backend):
@@ -38,8 +37,9 @@ class Recorder(Backend):
 def _release_with_images(v1_dir: Path, root: Path, n_users: int = 3) -> Path:
     """The first v1 users with small generated JPEG images for every image reference."""
     release = make_release(v1_dir, root, n_users=n_users)
-    from PIL import Image
     import io
+
+    from PIL import Image
     posts = json.loads((release / "posts.json").read_text())
     (release / "images").mkdir()
     for i, ref in enumerate(r for e in posts.values() for r in e["img_urls"] if r != "none"):
@@ -167,8 +167,8 @@ def test_crashing_backend_becomes_errors_but_configuration_errors_stop(users):
     b = Recorder(raise_exc=RuntimeError("CUDA out of memory"))
     outcomes = Chain({"single": b}, "single").run(users)
     assert all(o.failure == "single prompt failed: RuntimeError: CUDA out of memory" for o in outcomes)
-    b = Recorder(raise_exc=UserFacingError("set OPENAI_API_KEY"))
-    with pytest.raises(UserFacingError):
+    b = Recorder(raise_exc=PrismError("set OPENAI_API_KEY"))
+    with pytest.raises(PrismError):
         Chain({"single": b}, "single").run(users)
 
 
@@ -196,7 +196,7 @@ def test_dummy_backend_end_to_end(users):
 
 
 def test_lexicon_plays_every_role(users):
-    from prism_eval.backends import get_backend
+    from prism_core.backends import get_backend
     lex = get_backend("lexicon")
     outcomes = Chain({"text": lex, "image": lex, "synthesis": lex}).run(users)
     first = outcomes[0].prediction["attributes"]
@@ -208,8 +208,9 @@ def test_lexicon_plays_every_role(users):
 
 
 def test_tiny_hf_vlm_end_to_end(users):
-    from prism_eval.backends import get_backend
     from tiny_models import shared_tiny_vlm
+
+    from prism_core.backends import get_backend
     path = shared_tiny_vlm("qwen2_vl")
     vlm = get_backend(f"hf:{path}", device="cpu", batch_size=4, max_pixels=56 * 56)
     chain = Chain({"text": vlm, "image": vlm, "synthesis": vlm}, topics=False,
@@ -224,7 +225,7 @@ def test_tiny_hf_vlm_end_to_end(users):
         # gibberish from a random model: nothing readable, every attribute a parse failure
         coerce_prediction(o.prediction)
         assert set(o.prediction["parse_failures"]) | set(o.prediction["attributes"]) == set(
-            __import__("prism_dataset.attributes").attributes.ATTRIBUTE_KEYS)
+            __import__("prism_core.attributes").attributes.ATTRIBUTE_KEYS)
     # greedy decoding is deterministic: a second run gives the same raw outputs
     again = chain.run(users[:2])
     assert [o.raw for o in again] == [o.raw for o in outcomes]

@@ -9,15 +9,34 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
-from prism_dataset.attributes import (COUNTRIES, EDUCATION_LEVELS, EYE_COLORS, HAIR_COLORS, HEALTH,
-                                      HOBBIES, INCOME_BRACKETS, OCCUPATIONS, RELATIONSHIPS,
-                                      RELIGIONS, SEXES, SHOPPING_HABITS, normalise,
-                                      normalise_country, parse_income)
+from prism_core.attributes import (
+    COUNTRIES,
+    EDUCATION_LEVELS,
+    EYE_COLORS,
+    HAIR_COLORS,
+    HEALTH,
+    HOBBIES,
+    INCOME_BRACKETS,
+    OCCUPATIONS,
+    RELATIONSHIPS,
+    RELIGIONS,
+    SEXES,
+    SHOPPING_HABITS,
+    normalise,
+    normalise_country,
+    parse_income,
+)
 from prism_dataset.generation import generate_users
 from prism_dataset.generation.events import HISTORY_END, HISTORY_MONTHS
 from prism_dataset.generation.images import PlaceholderImages, get_image_backend
-from prism_dataset.generation.phrases import (REVEAL_KEYS, implicit_group, load_phrasebook,
-                                              mentions, reveal_value, surfaces)
+from prism_dataset.generation.phrases import (
+    REVEAL_KEYS,
+    implicit_group,
+    load_phrasebook,
+    mentions,
+    reveal_value,
+    surfaces,
+)
 from prism_dataset.generation.settings import GenerationError
 
 N_USERS = 200

@@ -122,8 +122,12 @@ def build_tiny_stable_diffusion(path):
     """A tiny random StableDiffusionPipeline saved to ``path`` (CLIP tokenizer from a
     hand-made byte-level vocabulary; 32x32 images in two steps on CPU)."""
     import torch
-    from diffusers import (AutoencoderKL, DDIMScheduler, StableDiffusionPipeline,
-                           UNet2DConditionModel)
+    from diffusers import (
+        AutoencoderKL,
+        DDIMScheduler,
+        StableDiffusionPipeline,
+        UNet2DConditionModel,
+    )
     from tokenizers.pre_tokenizers import ByteLevel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 

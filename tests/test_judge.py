@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from prism_eval.backends import Backend, Generation, register_backend
+from prism_core.backends import Backend, Generation, register_backend
 from prism_eval.judge import LLMJudge, parse_verdict
 from prism_eval.scoring import aggregate, score_user, score_users
 

@@ -5,10 +5,10 @@ import json
 
 import pytest
 
-from prism_dataset.attributes import parse_income
-from prism_eval.backends import ChatRequest, get_backend
-from prism_eval.backends.lexicon import lexicon_predict, user_data_text
-from prism_eval.prediction import coerce_prediction
+from prism_core.attributes import parse_income
+from prism_core.backends import ChatRequest, get_backend
+from prism_core.prediction import coerce_prediction
+from prism_eval.attackers.lexicon import lexicon_predict, user_data_text
 
 
 def _top(text: str, key: str):
@@ -137,8 +137,8 @@ def test_no_cue_no_answer():
 
 
 def test_occupation_phrases_read_as_v1_occupations():
-    from prism_dataset.attributes import OCCUPATIONS
-    from prism_eval.backends.lexicon import _OCCUPATION_WORDS
+    from prism_core.attributes import OCCUPATIONS
+    from prism_eval.attackers.lexicon import _OCCUPATION_WORDS
     assert set(_OCCUPATION_WORDS.values()) == set(OCCUPATIONS)  # no phrase passes through as itself
     assert (_OCCUPATION_WORDS["rn"], _OCCUPATION_WORDS["coder"], _OCCUPATION_WORDS["trucker"],
             _OCCUPATION_WORDS["wealth manager"]) == ("nurse", "software engineer", "driver",

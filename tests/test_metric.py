@@ -8,13 +8,12 @@ import sys
 
 import evaluate
 import pytest
-
-from prism_dataset.attributes import from_v1
-from prism_eval.metrics import METRICS_DIR, metric_path
-from prism_eval.prediction import truth_as_prediction
-from prism_eval.scoring import aggregate, aggregate_by, score_user
-
 from test_scoring_properties import random_prediction
+
+from prism_core.attributes import from_v1
+from prism_core.prediction import truth_as_prediction
+from prism_eval.metrics import METRICS_DIR, metric_path
+from prism_eval.scoring import aggregate, aggregate_by, score_user
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from prism_dataset.attributes import ATTRIBUTE_KEYS
-from prism_eval.parsing import attribute_key, load_jsonish, parse_output, parse_prediction
-from prism_eval.prediction import coerce_prediction
+from prism_core.attributes import ATTRIBUTE_KEYS
+from prism_core.prediction import coerce_prediction
+from prism_eval.parsing import (
+    attribute_key,
+    load_jsonish,
+    parse_output,
+    parse_prediction,
+)
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "data" / "messy_outputs.yaml").read_text("utf-8"))
 

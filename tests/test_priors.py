@@ -7,8 +7,14 @@ import json
 import pytest
 import yaml
 
-from prism_dataset.priors import Prior, PriorError, load_prior, prior_names, user_rng
-from prism_dataset.priors import compare
+from prism_dataset.priors import (
+    Prior,
+    PriorError,
+    compare,
+    load_prior,
+    prior_names,
+    user_rng,
+)
 from prism_dataset.priors.prior import PRIOR_DIR, VARIABLES, flatten
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from prism_eval.backends.dummy import DummyBackend
+from prism_core.backends.dummy import DummyBackend
 from prism_eval.chain import Chain
 from prism_eval.datasets_io import UserInput
 from prism_eval.parsing import parse_output

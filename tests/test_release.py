@@ -6,11 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from release_factory import make_release
 
 from prism_dataset.release import Release, ReleaseError, quirks, read_json
 from prism_eval.cli import main as prism
-
-from release_factory import make_release
 
 
 def records(root: Path) -> list[dict]:

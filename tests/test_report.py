@@ -10,12 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from release_factory import make_release
 
 from prism_eval.cli import main
 from prism_eval.report import PAPER_REFERENCE, build_report, chance_scores, load_runs
 from prism_eval.runner import SUMMARY, evaluate, read_results
-
-from release_factory import make_release
 
 VARIANTS = ("chain", "text-only", "image-only", "single")
 

@@ -9,15 +9,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from release_factory import make_release
 
-from prism_eval.backends.base import Generation
-from prism_eval.backends.dummy import DummyBackend
+from prism_core.backends.base import Generation
+from prism_core.backends.dummy import DummyBackend
+from prism_core.errors import PrismError
 from prism_eval.cli import main
 from prism_eval.datasets_io import load_users
-from prism_eval.errors import UserFacingError
 from prism_eval.runner import RESULTS, SUMMARY, evaluate, read_results, rescore
-
-from release_factory import make_release
 
 TIMING = (("cost", "seconds"), ("cost", "cached"))
 
@@ -98,9 +97,9 @@ def test_rerun_resumes_without_calls_and_overwrite_uses_the_cache(release, tmp_p
 def test_other_configuration_is_refused(release, tmp_path):
     ds, info = _dataset(release)
     evaluate(ds, _chain_backends(), tmp_path, dataset_info=info, progress=False, limit=2)
-    with pytest.raises(UserFacingError, match="another configuration.*variant.*overwrite"):
+    with pytest.raises(PrismError, match="another configuration.*variant.*overwrite"):
         evaluate(ds, _chain_backends(), tmp_path, dataset_info=info, progress=False, limit=2, variant="single")
-    with pytest.raises(UserFacingError, match="topics"):
+    with pytest.raises(PrismError, match="topics"):
         evaluate(ds, _chain_backends(), tmp_path, dataset_info=info, progress=False, limit=2, topics=False)
     s = evaluate(ds, _chain_backends(), tmp_path, dataset_info=info, progress=False, limit=2,
                  variant="single", overwrite=True)
@@ -153,7 +152,7 @@ def test_corrupt_images_fail_one_user_and_the_run_completes(release, tmp_path):
 def test_first_batch_all_failing_stops_with_the_error(release, tmp_path):
     ds, info = _dataset(release)
     broken = DummyBackend(error="connection refused")
-    with pytest.raises(UserFacingError, match="first batch failed.*connection refused"):
+    with pytest.raises(PrismError, match="first batch failed.*connection refused"):
         evaluate(ds, {"single": broken}, tmp_path, variant="single", progress=False)
     assert not (tmp_path / RESULTS).exists()
 
@@ -238,8 +237,8 @@ def test_cli_corrupt_release_is_one_line(v1_dir, tmp_path, capsys):
 
 SLOW_CLI = textwrap.dedent("""
     import json, os, signal, sys, time
-    from prism_eval.backends import register_backend
-    from prism_eval.backends.dummy import DummyBackend
+    from prism_core.backends import register_backend
+    from prism_core.backends.dummy import DummyBackend
 
     class Slow(DummyBackend):
         name = "slow"
@@ -379,7 +378,7 @@ def test_a_second_run_on_the_same_folder_is_refused(release, tmp_path):
     ds, info = _dataset(release)
     held = _lock(tmp_path)  # as if another `prism evaluate` were writing there
     try:
-        with pytest.raises(UserFacingError, match="another `prism evaluate` is writing"):
+        with pytest.raises(PrismError, match="another `prism evaluate` is writing"):
             evaluate(ds, "lexicon", tmp_path, dataset_info=info, progress=False, limit=1)
     finally:
         held.close()
@@ -410,7 +409,7 @@ def test_not_prism_records_is_a_clear_error(tmp_path):
     import datasets
     folder = tmp_path / "other"
     datasets.Dataset.from_dict({"text": ["a", "b"]}).save_to_disk(str(folder))
-    with pytest.raises(UserFacingError, match="not PRISM user records"):
+    with pytest.raises(PrismError, match="not PRISM user records"):
         load_users(str(folder))
 
 

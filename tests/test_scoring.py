@@ -5,9 +5,15 @@ import math
 
 import pytest
 
-from prism_eval.prediction import PredictionError, coerce_prediction
-from prism_eval.scoring import (ScoringError, aggregate, aggregate_by, prepare_truth, score_user,
-                                score_users)
+from prism_core.prediction import PredictionError, coerce_prediction
+from prism_eval.scoring import (
+    ScoringError,
+    aggregate,
+    aggregate_by,
+    prepare_truth,
+    score_user,
+    score_users,
+)
 
 APP = {"height_cm": 180, "weight_kg": 75, "hair_color": "brown", "eye_color": "blue"}
 LOC = {"place_of_birth": "USA", "travel_history": ["UK", "Japan", "Mexico"]}
@@ -183,7 +189,7 @@ def test_scoring_table(case):
 
 
 def test_table_size_and_every_attribute():
-    from prism_dataset.attributes import ATTRIBUTE_KEYS
+    from prism_core.attributes import ATTRIBUTE_KEYS
     assert len(CASES) >= 60
     assert {c[1] for c in CASES} == set(ATTRIBUTE_KEYS)
 

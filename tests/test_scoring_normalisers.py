@@ -3,9 +3,17 @@ from __future__ import annotations
 
 import pytest
 
-from prism_dataset.attributes import (SHOPPING_HABITS, AttributeError_, normalise, normalise_country,
-                                      parse_height_cm, parse_income, parse_weight_kg, region_of,
-                                      try_normalise)
+from prism_core.attributes import (
+    SHOPPING_HABITS,
+    AttributeValueError,
+    normalise,
+    normalise_country,
+    parse_height_cm,
+    parse_income,
+    parse_weight_kg,
+    region_of,
+    try_normalise,
+)
 
 
 @pytest.mark.parametrize("text,cm", [
@@ -37,7 +45,7 @@ def test_bad_heights_are_errors(bad):
 ])
 def test_overflowing_numbers_are_errors_not_crashes(attr, value):
     assert try_normalise(attr, value) is None
-    with pytest.raises(AttributeError_, match=attr):
+    with pytest.raises(AttributeValueError, match=attr):
         normalise(attr, value)
 
 
@@ -81,7 +89,7 @@ def test_aliases(attr, text, value):
 
 
 def test_every_v1_value_is_its_own_canonical_form():
-    from prism_dataset.attributes import ATTRIBUTES
+    from prism_core.attributes import ATTRIBUTES
     for key in ("sex", "education", "occupation", "relationship", "shopping_habits", "health",
                 "religion"):
         for value in ATTRIBUTES[key].values:

@@ -6,9 +6,16 @@ import random
 
 import pytest
 
-from prism_dataset.attributes import (ATTRIBUTE_KEYS, ATTRIBUTES, COUNTRIES, EDUCATION_LEVELS, HOBBIES,
-                                      INCOME_BRACKETS, from_v1)
-from prism_eval.prediction import empty_prediction, truth_as_prediction
+from prism_core.attributes import (
+    ATTRIBUTE_KEYS,
+    ATTRIBUTES,
+    COUNTRIES,
+    EDUCATION_LEVELS,
+    HOBBIES,
+    INCOME_BRACKETS,
+    from_v1,
+)
+from prism_core.prediction import empty_prediction, truth_as_prediction
 from prism_eval.scoring import SUBFIELDS, aggregate, score_user
 
 

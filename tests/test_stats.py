@@ -4,13 +4,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from release_factory import make_release
 
 from prism_dataset.builder import PrismBuilder
 from prism_dataset.schema import decode_attributes, user_features
 from prism_dataset.stats import compute_stats, load_splits
 from prism_eval.cli import main as prism
-
-from release_factory import make_release
 
 V1_COUNTS = {"users": 543, "posts": 1593, "image_references": 1596, "image_references_none": 59,
              "images_present": 0, "posts_without_image": 59, "users_image_count_differs": 3}

@@ -2,7 +2,7 @@
 
 ``generate_examples(config, user_indices)`` is what the ``synthetic`` builder config calls; it
 yields ``(user_id, record)`` for the given user indices. Text backends: ``template`` (offline,
-the default) or a model backend of ``prism_eval.backends`` (``hf``, ``openai``); image backends:
+the default) or a model backend of ``prism_core.backends`` (``hf``, ``openai``); image backends:
 ``none``, ``placeholder``, ``diffusers``. See workflow.py for the stages.
 """
 from __future__ import annotations

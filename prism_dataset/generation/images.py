@@ -8,13 +8,14 @@ on-disk cache (``cache_dir``) so an interrupted run does not render them again.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import random
 import re
 import textwrap
 from pathlib import Path
+
+from prism_core.images import png_bytes
 
 from .settings import GenerationError
 
@@ -30,11 +31,6 @@ def image_seed(seed: int, user: int, post_id: str) -> int:
     digest = hashlib.sha256(f"prism:{seed}:{user}:{post_id}:image".encode()).hexdigest()
     return int(digest[:8], 16)
 
-
-def _png(image, compress_level: int = 6) -> bytes:
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=compress_level)
-    return buf.getvalue()
 
 
 class NoImages:
@@ -98,7 +94,7 @@ class PlaceholderImages:
         if any(w in text for w in _PERSON):
             self._figure(d, s, horizon, text, rng)
         self._label(d, s, caption, ImageFont)
-        return _png(im, compress_level=3)  # flat colours: fast and still small
+        return png_bytes(im, compress_level=3)  # flat colours: fast and still small
 
     @staticmethod
     def _figure(d, s, horizon, text, rng) -> None:
@@ -190,7 +186,7 @@ class DiffusersImages:
         out = pipe(prompt=caption, negative_prompt=self.negative, height=self.size,
                    width=self.size, num_inference_steps=self.steps,
                    guidance_scale=self.guidance, generator=generator)
-        data = _png(out.images[0])
+        data = png_bytes(out.images[0])
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(f".tmp{random.getrandbits(32)}")

@@ -130,8 +130,10 @@ class ModelWriter:
         self.settings = {k: options.pop(k) for k in GENERATION_KEYS if k in options}
         self.settings.pop("batch_users", None)
         try:
-            from prism_eval.backends import get_backend  # the documented exception (see module)
-            from prism_eval.cache import CachedBackend, ResponseCache
+            from prism_core.backends import (
+                get_backend,  # the documented exception (see module)
+            )
+            from prism_core.cache import CachedBackend, ResponseCache
         except ImportError as exc:
             raise GenerationError(f"text backend {backend!r} needs prism_eval ({exc})") from None
         spec = f"{backend}:{model}" if model else backend
@@ -147,7 +149,7 @@ class ModelWriter:
             self.cache.close()
 
     def _request(self, task: Task):
-        from prism_eval.backends import ChatRequest
+        from prism_core.backends import ChatRequest
         seed = int(hashlib.sha256(task.seed.encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
         max_tokens = self.settings.get("max_tokens") or _MAX_TOKENS[task.stage]
         return ChatRequest.from_prompt(

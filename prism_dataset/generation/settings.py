@@ -6,6 +6,8 @@ import os
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 
+from prism_core.errors import PrismError
+
 __all__ = ["GenerationError", "GenerationSettings", "GENERATION_KEYS"]
 
 #: keys of ``backend_options["text"]`` that are generation settings, not backend options
@@ -17,9 +19,8 @@ def _default_cache() -> str:
     return str(Path(root) / "generation")
 
 
-class GenerationError(ValueError):
+class GenerationError(PrismError, ValueError):
     """A synthetic-generation option or backend that cannot work (shown as one line)."""
-    user_facing = True
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Each stage hands a list of :class:`Task` to a writer and gets one :class:`Written` back per task.
 ``template`` (offline, procedural; :mod:`.template`) is the default; any other name is a model
-backend of ``prism_eval.backends`` (``hf``, ``openai``, ...), wrapped by :mod:`.model` with
+backend of ``prism_core.backends`` (``hf``, ``openai``, ...), wrapped by :mod:`.model` with
 prompts from ``prompts/`` and an on-disk response cache.
 """
 from __future__ import annotations

@@ -118,7 +118,8 @@ def release_profiles(data_dir) -> list[dict]:
     """Flat profiles of a release folder's ``target.json`` (no posts or images are read)."""
     from pathlib import Path
 
-    from ..attributes import AttributeError_, from_v1
+    from prism_core.attributes import AttributeValueError, from_v1
+
     from ..release import ReleaseError, read_json
     from .prior import flatten
     path = Path(data_dir) / "target.json"
@@ -126,7 +127,7 @@ def release_profiles(data_dir) -> list[dict]:
     for user, entry in read_json(path).items():
         try:
             out.append(flatten(from_v1(entry)))
-        except AttributeError_ as exc:
+        except AttributeValueError as exc:
             raise ReleaseError(path, str(exc), user, exc.field) from None
     return out
 

@@ -25,9 +25,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..attributes import (ATTRIBUTE_KEYS, ATTRIBUTES, AttributeError_, COUNTRIES, EYE_COLORS,
-                          HAIR_COLORS, HOBBIES, INCOME_BRACKETS, OCCUPATIONS, SHOPPING_HABITS,
-                          normalise, normalise_country, parse_income)
+from prism_core.attributes import (
+    ATTRIBUTE_KEYS,
+    ATTRIBUTES,
+    COUNTRIES,
+    EYE_COLORS,
+    HAIR_COLORS,
+    HOBBIES,
+    INCOME_BRACKETS,
+    OCCUPATIONS,
+    SHOPPING_HABITS,
+    AttributeValueError,
+    normalise,
+    normalise_country,
+    parse_income,
+)
+from prism_core.errors import PrismError
 
 __all__ = ["Prior", "PriorError", "load_prior", "prior_names", "PRIOR_DIR", "VARIABLES",
            "to_attributes", "flatten", "user_rng"]
@@ -54,9 +67,8 @@ _KNOWN_VALUES = {"occupation": OCCUPATIONS, "income": INCOME_BRACKETS, "place_of
 _CELL_FORMS = ("counts", "normal", "bmi")
 
 
-class PriorError(ValueError):
+class PriorError(PrismError, ValueError):
     """An invalid prior file; the message names the file, the table and the row."""
-    user_facing = True
 
     def __init__(self, source: str, message: str, table: str | None = None,
                  row: str | None = None):
@@ -321,7 +333,7 @@ class Prior:
     def _value(self, var: str, value, table: str, row: str | None):
         try:
             return _canonical(var, value)
-        except (ValueError, AttributeError_) as exc:
+        except (ValueError, AttributeValueError) as exc:
             raise self._err(f"unknown value for {var}: {exc}", table, row) from None
 
     def _declare(self, name: str, raw) -> Variable:

@@ -9,11 +9,13 @@ import json
 import datasets
 import evaluate
 
-from prism_eval.scoring import ScoringError
-from prism_eval.scoring import aggregate
-from prism_eval.scoring import aggregate_by
-from prism_eval.scoring import prepare_truth
-from prism_eval.scoring import score_users
+from prism_eval.scoring import (
+    ScoringError,
+    aggregate,
+    aggregate_by,
+    prepare_truth,
+    score_users,
+)
 
 _CITATION = """\
 @article{prism2025,
@@ -39,7 +41,7 @@ answers (occupation, shopping habits, unknown places) is optional and off by def
 
 _KWARGS_DESCRIPTION = """
 Args:
-    predictions: one prediction per user, a dict or its JSON text, in the prism_eval.prediction
+    predictions: one prediction per user, a dict or its JSON text, in the prism_core.prediction
         format {"attributes": {key: {"guesses": [...up to 3...], "confidence": float | None,
         "evidence": [ids]}}, "parse_failures": {key: reason}} (the short form {key: guesses}
         also works).

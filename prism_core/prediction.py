@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from prism_dataset.attributes import ATTRIBUTE_KEYS, AttributeError_, _key
+from prism_core.attributes import ATTRIBUTE_KEYS, AttributeValueError, _key
 
 __all__ = ["MAX_GUESSES", "empty_prediction", "attribute_prediction", "truth_as_prediction",
            "coerce_prediction", "load_prediction", "coerce_entry", "coerce_failures",
@@ -96,7 +96,7 @@ def coerce_failures(failures: dict, *, strict: bool = True) -> dict:
     for name, reason in failures.items():
         try:
             out[_key(name)] = str(reason)
-        except AttributeError_ as exc:
+        except AttributeValueError as exc:
             if strict:
                 raise PredictionError(f"parse_failures: {exc}") from None
     return out
@@ -121,7 +121,7 @@ def coerce_prediction(obj: Any) -> dict:
     for name, value in attrs.items():
         try:
             key = _key(name)
-        except AttributeError_ as exc:
+        except AttributeValueError as exc:
             raise PredictionError(str(exc)) from None
         entry = coerce_entry(key, value)
         if entry is not None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import logging
 import time
 
-from ..errors import UserFacingError
+from ..errors import PrismError
+from ..images import decode_image
 from .base import Backend, ChatRequest, Generation, request_images
 
 logger = logging.getLogger(__name__)
@@ -34,17 +35,18 @@ class VLLMBackend(Backend):
                  kind: str | None = None, trust_remote_code: bool = False, seed: int = 0,
                  **options):
         if not model:
-            raise UserFacingError("the vllm backend needs a model: vllm:<model id or local path>")
+            raise PrismError("the vllm backend needs a model: vllm:<model id or local path>")
         try:
             import vllm
         except ImportError as exc:
-            raise UserFacingError(
+            raise PrismError(
                 "the vllm backend needs the vllm package and a CUDA GPU: pip install "
                 f"'prism-privacy[vllm]' ({exc})") from None
         super().__init__(model=model, revision=revision, **options)
         import transformers as tf
         from transformers.models.auto.modeling_auto import (
-            MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)
+            MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+        )
 
         hub = {"revision": revision, "trust_remote_code": trust_remote_code}
         config = tf.AutoConfig.from_pretrained(model, **hub)
@@ -86,7 +88,7 @@ class VLLMBackend(Backend):
         self.llm = None
 
     def _prompt(self, req: ChatRequest) -> dict:
-        from .transformers_vlm import decode_image, template_messages
+        from .transformers_vlm import template_messages
 
         images = [decode_image(b) for b in request_images(req)]
         if self.kind == "text":

@@ -19,7 +19,8 @@ import threading
 import time
 from pathlib import Path
 
-from .backends.base import Backend, ChatRequest, Generation, image_hash
+from .backends.base import Backend, ChatRequest, Generation
+from .images import image_hash
 
 __all__ = ["ResponseCache", "CachedBackend", "request_key"]
 

@@ -83,7 +83,7 @@ class DummyBackend(Backend):
 
 def hash_prediction(req: ChatRequest) -> dict:
     """A valid prediction whose guesses are chosen from the value spaces by a hash of ``req``."""
-    from prism_dataset.attributes import ATTRIBUTES
+    from prism_core.attributes import ATTRIBUTES
 
     seed = hashlib.sha256(json.dumps([req.text(), req.settings()], default=str).encode()).digest()
 

@@ -9,11 +9,12 @@ latency and an error string instead of an exception.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import importlib
-import io
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
+
+from ..errors import PrismError
+from ..images import encoded_bytes
 
 __all__ = ["ChatRequest", "Generation", "Backend", "register_backend", "get_backend",
            "available_backends", "parse_model_spec", "image_part", "text_part", "UnknownBackend",
@@ -25,20 +26,10 @@ def text_part(text: str) -> dict:
 
 
 def image_part(image: Any) -> dict:
-    """An image part from encoded bytes, a file path or a PIL image (stored as PNG bytes)."""
-    if isinstance(image, (bytes, bytearray)):
-        data = bytes(image)
-    elif isinstance(image, dict) and image.get("bytes"):
-        data = image["bytes"]
-    elif isinstance(image, str) or hasattr(image, "__fspath__"):
-        with open(image, "rb") as f:
-            data = f.read()
-    elif hasattr(image, "save"):
-        buf = io.BytesIO()
-        image.save(buf, format="PNG")
-        data = buf.getvalue()
-    else:
-        raise TypeError(f"cannot make an image part from {type(image).__name__}")
+    """An image part from encoded bytes, a datasets Image value, a file path or a PIL image."""
+    data = encoded_bytes(image)
+    if data is None:
+        raise TypeError("cannot make an image part from None")
     return {"type": "image", "image": data}
 
 
@@ -88,10 +79,6 @@ def request_images(request: ChatRequest) -> list[bytes]:
     """Encoded image bytes of a request, in message order."""
     return [p["image"] for m in request.messages if not isinstance(m["content"], str)
             for p in m["content"] if p.get("type") == "image"]
-
-
-def image_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -150,8 +137,8 @@ class Backend:
 _REGISTRY: dict[str, str] = {}
 
 
-class UnknownBackend(KeyError):
-    user_facing = True
+class UnknownBackend(PrismError, KeyError):
+    """A backend name that is not registered (the message suggests the closest one)."""
 
     def __str__(self) -> str:
         return self.args[0]
@@ -189,7 +176,7 @@ def parse_model_spec(spec: str) -> tuple[str, str | None]:
         return backend, model or None
     if spec in _REGISTRY:
         return spec, None
-    presets = importlib.import_module("prism_eval.backends.presets")
+    presets = importlib.import_module("prism_core.backends.presets")
     if presets.find_preset(spec) is not None:
         return "openai", spec
     _resolve(backend if sep else spec)  # raises UnknownBackend with a suggestion

@@ -17,7 +17,6 @@ logged, cached or written to results (error texts are scrubbed of it).
 from __future__ import annotations
 
 import asyncio
-import base64
 import concurrent.futures
 import email.utils
 import logging
@@ -27,7 +26,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from ..errors import UserFacingError
+from ..errors import PrismError
+from ..images import data_url
 from .base import Backend, ChatRequest, Generation
 from .presets import PROVIDERS, find_preset
 
@@ -52,10 +52,10 @@ class OpenAIBackend(Backend):
                  backoff_base: float = 1.0, backoff_max: float = 60.0, image_detail: str | None = None,
                  json_mode: bool = True, **options):
         if "api_key" in options:
-            raise UserFacingError("API keys are read from the environment only: set the variable "
+            raise PrismError("API keys are read from the environment only: set the variable "
                                   "and pass its name as api_key_env")
         if not model:
-            raise UserFacingError("the openai backend needs a model: openai:<model> or a preset "
+            raise PrismError("the openai backend needs a model: openai:<model> or a preset "
                                   "name such as gpt-4o")
         preset = find_preset(model)
         super().__init__(model=preset.model if preset else model, revision=revision, **options)
@@ -64,7 +64,7 @@ class OpenAIBackend(Backend):
         self.api_key_env = api_key_env if api_key_env is not None else (
             preset.api_key_env if preset else _OPENAI.api_key_env)
         if int(concurrency) < 1:
-            raise UserFacingError(f"openai backend: concurrency must be at least 1, got {concurrency!r}")
+            raise PrismError(f"openai backend: concurrency must be at least 1, got {concurrency!r}")
         self.concurrency, self.timeout = int(concurrency), float(timeout)
         self.max_retries = int(max_retries)
         self.backoff_base, self.backoff_max = float(backoff_base), float(backoff_max)
@@ -78,7 +78,7 @@ class OpenAIBackend(Backend):
             return "no-key"
         key = os.environ.get(self.api_key_env)
         if not key:
-            raise UserFacingError(f"model {self.model_id!r} needs an API key: set the environment "
+            raise PrismError(f"model {self.model_id!r} needs an API key: set the environment "
                                   f"variable {self.api_key_env}")
         return key
 
@@ -186,7 +186,7 @@ class OpenAIBackend(Backend):
         parts = []
         for p in content:
             if p.get("type") == "image":
-                url: dict[str, Any] = {"url": image_data_url(p["image"])}
+                url: dict[str, Any] = {"url": data_url(p["image"])}
                 if self.image_detail:
                     url["detail"] = self.image_detail
                 parts.append({"type": "image_url", "image_url": url})
@@ -232,11 +232,3 @@ def _retry_after(headers) -> float | None:
 def _scrub(text: str, key: str) -> str:
     return text.replace(key, "***") if key and len(key) >= 4 else text
 
-
-def image_data_url(data: bytes) -> str:
-    """A base64 ``data:`` URL for encoded image bytes (MIME type from the file signature)."""
-    mime = ("image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else
-            "image/jpeg" if data[:3] == b"\xff\xd8\xff" else
-            "image/gif" if data[:6] in (b"GIF87a", b"GIF89a") else
-            "image/webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else "image/png")
-    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"

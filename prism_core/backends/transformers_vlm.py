@@ -18,12 +18,12 @@ keeps the model's own limits); ``kind``: "vlm" or "text" overrides what the conf
 """
 from __future__ import annotations
 
-import io
 import logging
 import time
 from typing import Any
 
-from ..errors import UserFacingError
+from ..errors import PrismError
+from ..images import decode_image
 from .base import Backend, ChatRequest, Generation, request_images
 
 logger = logging.getLogger(__name__)
@@ -42,14 +42,14 @@ class TransformersBackend(Backend):
                  kind: str | None = None, gguf_file: str | None = None,
                  trust_remote_code: bool = False, **options):
         if not model:
-            raise UserFacingError("the hf backend needs a model: hf:<model id or local path>")
+            raise PrismError("the hf backend needs a model: hf:<model id or local path>")
         super().__init__(model=model, revision=revision, **options)
         if dtype not in _DTYPES:
-            raise UserFacingError(f"hf backend: dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
+            raise PrismError(f"hf backend: dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
         if kind not in (None, "vlm", "text"):
-            raise UserFacingError(f"hf backend: kind must be 'vlm' or 'text', got {kind!r}")
+            raise PrismError(f"hf backend: kind must be 'vlm' or 'text', got {kind!r}")
         if int(batch_size) < 1:
-            raise UserFacingError(f"hf backend: batch_size must be at least 1, got {batch_size!r}")
+            raise PrismError(f"hf backend: batch_size must be at least 1, got {batch_size!r}")
         self.batch_size = int(batch_size)
         self.max_pixels, self.min_pixels = max_pixels, min_pixels
         self._hub = {"revision": revision, "trust_remote_code": trust_remote_code}
@@ -63,12 +63,13 @@ class TransformersBackend(Backend):
         import torch
         import transformers as tf
         from transformers.models.auto.modeling_auto import (
-            MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES)
+            MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES,
+        )
 
         try:
             config = tf.AutoConfig.from_pretrained(model, **self._hub)
         except (OSError, ValueError) as exc:
-            raise UserFacingError(f"hf backend: cannot load model {model!r}: {exc}") from None
+            raise PrismError(f"hf backend: cannot load model {model!r}: {exc}") from None
         if kind is None:
             kind = "vlm" if config.model_type in MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES else "text"
         self.kind = kind
@@ -76,7 +77,7 @@ class TransformersBackend(Backend):
         if device == "auto":
             device = "cuda" if cuda else "cpu"
         if device.startswith("cuda") and not cuda:
-            raise UserFacingError("hf backend: device 'cuda' asked for but torch sees no CUDA GPU")
+            raise PrismError("hf backend: device 'cuda' asked for but torch sees no CUDA GPU")
         torch_dtype = {"auto": torch.bfloat16 if device.startswith("cuda") else torch.float32,
                        "float32": torch.float32, "bfloat16": torch.bfloat16,
                        "float16": torch.float16}[dtype]
@@ -261,17 +262,6 @@ def template_messages(req: ChatRequest, text_only: bool = False) -> list[dict]:
     return out
 
 
-def decode_image(data: bytes):
-    """A PIL RGB image from encoded bytes; ValueError naming the size when unreadable."""
-    from PIL import Image
-
-    try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except Exception as exc:
-        raise ValueError(f"cannot decode image ({len(data)} bytes): {exc}") from None
-    return image.convert("RGB")
-
 
 # ---------------------------------------------------------------------- processor
 
@@ -319,14 +309,14 @@ def _limit_pixels(image_processor, model, max_pixels, min_pixels, hub):
         return image_processor
     size = getattr(image_processor, "size", None)
     if size is None or getattr(size, "longest_edge", None) is None:
-        raise UserFacingError(f"hf backend: max_pixels/min_pixels are not supported by the image "
+        raise PrismError(f"hf backend: max_pixels/min_pixels are not supported by the image "
                               f"processor of {model!r} ({type(image_processor).__name__})")
     import transformers as tf
 
     new = {"shortest_edge": min_pixels if min_pixels is not None else size.shortest_edge,
            "longest_edge": max_pixels if max_pixels is not None else size.longest_edge}
     if new["shortest_edge"] and new["shortest_edge"] > new["longest_edge"]:
-        raise UserFacingError(f"hf backend: min_pixels ({new['shortest_edge']}) is larger than "
+        raise PrismError(f"hf backend: min_pixels ({new['shortest_edge']}) is larger than "
                               f"max_pixels ({new['longest_edge']})")
     return tf.AutoImageProcessor.from_pretrained(model, size=new, **hub)
 

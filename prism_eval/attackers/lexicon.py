@@ -17,11 +17,18 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from prism_dataset.attributes import (ATTRIBUTE_KEYS, COUNTRIES, OCCUPATIONS, normalise,
-                                      parse_age, parse_height_cm,
-                                      parse_income, parse_weight_kg, try_normalise)
-
-from .base import Backend, ChatRequest, Generation
+from prism_core.attributes import (
+    ATTRIBUTE_KEYS,
+    COUNTRIES,
+    OCCUPATIONS,
+    normalise,
+    parse_age,
+    parse_height_cm,
+    parse_income,
+    parse_weight_kg,
+    try_normalise,
+)
+from prism_core.backends.base import Backend, ChatRequest, Generation
 
 __all__ = ["LexiconBackend", "lexicon_predict", "user_data_text", "REFERENCE_YEAR"]
 
