@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-__all__ = ["generate_examples", "generate_users", "GENERATOR_VERSION"]
+from .settings import GENERATOR_VERSION
 
-GENERATOR_VERSION = "1.0.0"
+__all__ = ["generate_examples", "generate_users", "GENERATOR_VERSION"]
 
 
 def generate_users(config, user_indices: Iterable[int]) -> Iterator[dict]:

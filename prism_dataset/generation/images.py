@@ -17,13 +17,12 @@ from pathlib import Path
 
 from prism_core.images import png_bytes
 
-from .settings import GenerationError
+from .settings import IMAGE_BACKENDS, GenerationError
 
 __all__ = ["get_image_backend", "image_seed", "NoImages", "PlaceholderImages", "DiffusersImages",
            "IMAGE_BACKENDS"]
 
 log = logging.getLogger(__name__)
-IMAGE_BACKENDS = ("none", "placeholder", "diffusers")
 
 
 def image_seed(seed: int, user: int, post_id: str) -> int:

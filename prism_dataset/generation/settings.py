@@ -19,6 +19,9 @@ def _default_cache() -> str:
     return str(Path(root) / "generation")
 
 
+GENERATOR_VERSION = "1.0.0"
+IMAGE_BACKENDS = ("none", "placeholder", "diffusers")
+
 class GenerationError(PrismError, ValueError):
     """A synthetic-generation option or backend that cannot work (shown as one line)."""
 
@@ -43,7 +46,6 @@ class GenerationSettings:
 
     @classmethod
     def from_config(cls, config) -> "GenerationSettings":
-        from .images import IMAGE_BACKENDS
         options = dict(getattr(config, "backend_options", None) or {})
         unknown = set(options) - {"text", "image"}
         if unknown:

@@ -20,16 +20,17 @@ from ..priors.prior import load_prior
 from ..schema import empty_provenance
 from .events import plan_events
 from .images import get_image_backend, image_seed
+from .model import ModelWriter
 from .phrases import load_phrasebook
 from .plan import leakage_of, plan_posts, plan_topics
-from .settings import GenerationSettings
-from .writers import Task, get_writer
+from .settings import GENERATOR_VERSION, GenerationSettings
+from .template import TemplateWriter
+from .writers import Task
 
 __all__ = ["Generator", "Draft", "user_id", "GENERATOR", "GENERATOR_VERSION"]
 
 log = logging.getLogger(__name__)
 GENERATOR = "prism_dataset.generation"
-from . import GENERATOR_VERSION
 
 
 def user_id(seed: int, index: int) -> str:
@@ -179,6 +180,14 @@ def to_record(d: Draft, provenance: dict) -> dict:
 
 
 # ---------------------------------------------------------------- the generator
+
+
+def get_writer(name: str, model: str | None = None, options: dict | None = None,
+               cache_dir: str | None = None):
+    """The text backend ``name``: ``template``, or a model backend of prism_core.backends."""
+    if name == "template":
+        return TemplateWriter()
+    return ModelWriter(name, model, dict(options or {}), cache_dir)
 
 class Generator:
     """Generates user records for a :class:`GenerationSettings`; backends load on first use."""

@@ -8,9 +8,9 @@ prompts from ``prompts/`` and an on-disk response cache.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-__all__ = ["Task", "Written", "Writer", "get_writer"]
+__all__ = ["Task", "Written", "Writer"]
 
 
 @dataclass
@@ -39,12 +39,3 @@ class Writer(Protocol):
 
     def close(self) -> None: ...
 
-
-def get_writer(name: str, model: str | None = None, options: dict | None = None,
-               cache_dir: str | None = None) -> Any:
-    """The text backend ``name``: ``template``, or a model backend through prism_eval."""
-    if name == "template":
-        from .template import TemplateWriter
-        return TemplateWriter()
-    from .model import ModelWriter
-    return ModelWriter(name, model, dict(options or {}), cache_dir)
