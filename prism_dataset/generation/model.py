@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import random
 import re
-from functools import lru_cache
 from pathlib import Path
 from string import Template
+
+from prism_core.prompts import PromptFolder
 
 from .phrases import country_name, load_phrasebook, reveal_value, surfaces
 from .settings import GENERATION_KEYS, GenerationError
@@ -23,7 +24,8 @@ from .writers import Task, Written
 __all__ = ["ModelWriter", "PROMPT_DIR", "prompt_text", "build_request_text"]
 
 PROMPT_DIR = Path(__file__).resolve().parent / "prompts"
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = 1
+_PROMPTS = PromptFolder(PROMPT_DIR)
 _MAX_TOKENS = {"event": 60, "topic": 80, "post": 200, "caption": 90}
 _MAX_CHARS = {"event": 300, "topic": 300, "post": 1200, "caption": 500}
 _LABELS = {"age": "age", "sex": "sex", "education": "education", "occupation": "occupation",
@@ -36,10 +38,9 @@ _LABELS = {"age": "age", "sex": "sex", "education": "education", "occupation": "
            "religion": "religion"}
 
 
-@lru_cache(maxsize=None)
 def prompt_text(name: str) -> str:
-    """A prompt file's text (``prompts/<name>.v1.txt``)."""
-    return (PROMPT_DIR / f"{name}.{PROMPT_VERSION}.txt").read_text(encoding="utf-8").strip()
+    """A prompt file's text (``prompts/<name>.v1.txt``), without its surrounding blank lines."""
+    return _PROMPTS.get(name, PROMPT_VERSION).text.strip()
 
 
 def _template_hash(stage: str) -> str:

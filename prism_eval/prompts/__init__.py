@@ -1,90 +1,17 @@
-"""Versioned prompt templates: ``<name>.v<N>.txt`` files in this folder, rendered with string.Template.
+"""The chain's and the judge's prompt templates (``<name>.v<N>.txt`` files in this folder).
 
-A file may hold a ``### system`` and a ``### user`` section (without markers the whole file is the
-user prompt). Placeholders are ``${name}``. A template's ``sha256`` (of the file text) identifies
-it in results and cache keys, so editing a prompt is always visible: add a new version file
-rather than changing a released one (the snapshot tests freeze the rendered v1 prompts).
+Read by :class:`prism_core.prompts.PromptFolder`; the snapshot tests freeze the rendered prompts,
+so a change is a new version file, never an edit of a released one.
 """
 from __future__ import annotations
 
-import hashlib
-import re
-import string
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
+
+from prism_core.prompts import PromptFolder, PromptTemplate
 
 __all__ = ["PromptTemplate", "get_template", "available_templates", "PROMPT_DIR"]
 
 PROMPT_DIR = Path(__file__).resolve().parent
-_FILE = re.compile(r"^(?P<name>[a-z0-9_]+)\.v(?P<version>\d+)\.txt$")
-_SECTION = re.compile(r"^### (system|user)[ \t]*$", re.M)
-
-
-@dataclass(frozen=True)
-class PromptTemplate:
-    """One template file: name, version, text and its sha256."""
-    name: str
-    version: int
-    path: Path
-    text: str
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
-
-    @property
-    def id(self) -> str:
-        return f"{self.name}.v{self.version}"
-
-    def sections(self) -> dict[str, str]:
-        """{"system": ..., "user": ...} (system empty when the file has none)."""
-        parts = _SECTION.split(self.text)
-        if len(parts) == 1:
-            return {"system": "", "user": self.text.strip("\n")}
-        out = {"system": "", "user": ""}
-        for role, body in zip(parts[1::2], parts[2::2]):
-            out[role] = body.strip("\n")
-        return out
-
-    def placeholders(self) -> set[str]:
-        return {m.group("named") or m.group("braced")
-                for m in string.Template.pattern.finditer(self.text)
-                if m.group("named") or m.group("braced")}
-
-    def render(self, **values) -> tuple[str, str]:
-        """(system, user) with every ``${name}`` filled; a missing value raises KeyError."""
-        missing = self.placeholders() - set(values)
-        if missing:
-            raise KeyError(f"prompt {self.id} needs value(s) for {sorted(missing)}")
-        sec = self.sections()
-        return (string.Template(sec["system"]).substitute(values),
-                string.Template(sec["user"]).substitute(values))
-
-    def describe(self) -> dict:
-        return {"name": self.name, "version": self.version, "sha256": self.sha256}
-
-
-@lru_cache(maxsize=None)
-def available_templates() -> dict[str, list[int]]:
-    """Template name -> sorted versions found in the prompt folder."""
-    out: dict[str, list[int]] = {}
-    for path in PROMPT_DIR.glob("*.v*.txt"):
-        m = _FILE.match(path.name)
-        if m:
-            out.setdefault(m.group("name"), []).append(int(m.group("version")))
-    return {k: sorted(v) for k, v in sorted(out.items())}
-
-
-@lru_cache(maxsize=None)
-def get_template(name: str, version: int | None = None) -> PromptTemplate:
-    """The template ``name`` at ``version`` (the latest when None)."""
-    versions = available_templates().get(name)
-    if not versions:
-        raise KeyError(f"no prompt template {name!r} in {PROMPT_DIR} "
-                       f"(available: {', '.join(available_templates())})")
-    version = versions[-1] if version is None else int(version)
-    if version not in versions:
-        raise KeyError(f"prompt template {name!r} has no version {version} (available: {versions})")
-    path = PROMPT_DIR / f"{name}.v{version}.txt"
-    return PromptTemplate(name, version, path, path.read_text("utf-8"))
+_FOLDER = PromptFolder(PROMPT_DIR)
+get_template = _FOLDER.get
+available_templates = _FOLDER.available
