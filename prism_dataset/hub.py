@@ -188,6 +188,32 @@ def _card_body(data) -> str:
 
 # ---------------------------------------------------------------- pushing
 
+def _hub_token(token: str | None = None) -> str:
+    """The token to push with: the argument, HF_TOKEN, or a saved `hf auth login` (never printed)."""
+    from huggingface_hub import get_token
+    token = token or os.environ.get("HF_TOKEN") or get_token()
+    if not token:
+        raise HubError("no Hugging Face token: set HF_TOKEN or run `hf auth login` (a token with "
+                       "write access, from https://huggingface.co/settings/tokens)")
+    return token
+
+
+def check_push_access(token: str | None = None) -> str:
+    """Fail early, before any export work: no token, an offline setting, an unreachable Hub or a
+    rejected token each give one line. Returns the account name."""
+    from huggingface_hub import HfApi, constants
+    token = _hub_token(token)
+    if constants.HF_HUB_OFFLINE:
+        raise HubError("HF_HUB_OFFLINE is set: pushing needs the Hub; unset it to push")
+    try:
+        who = HfApi(token=token).whoami()
+    except Exception as exc:  # httpx connection errors, HTTP 401, ...: one line, no traceback
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise HubError(f"cannot use the Hub at {constants.ENDPOINT} with this token "
+                       f"({type(exc).__name__}: {reason})") from None
+    return str(who.get("name") or who.get("fullname") or "?") if isinstance(who, dict) else "?"
+
+
 def push_folder(folder: str | os.PathLike, repo_id: str, *, private: bool | None = None,
                 revision: str | None = None, commit_message: str | None = None,
                 token: str | None = None) -> Any:
@@ -208,7 +234,7 @@ def push_folder(folder: str | os.PathLike, repo_id: str, *, private: bool | None
     configs = [c["config_name"] for c in local.data.get("configs") or []]
     if not configs:
         raise HubError(f"{folder / CARD}: no `configs` in its YAML header")
-    api = HfApi(token=token or os.environ.get("HF_TOKEN") or None)
+    api = HfApi(token=_hub_token(token))
     api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
     try:
         remote_files = api.list_repo_files(repo_id, repo_type="dataset", revision=revision)
@@ -259,13 +285,15 @@ def add_build_arguments(parser) -> None:
     g.add_argument("--n-users", type=int, default=100, help="synthetic: users to generate")
     g.add_argument("--seed", type=int, default=0, help="synthetic: seed")
     g.add_argument("--prior", default="default", help="synthetic: prior name or YAML path")
-    g.add_argument("--posts-per-user", type=int, default=3)
+    g.add_argument("--posts-per-user", type=int, default=3,
+                   help="synthetic: posts written per user (default 3)")
     g.add_argument("--text-backend", default="template", help="template, hf or openai")
     g.add_argument("--text-model", default=None, help="model id/path for hf or openai")
     g.add_argument("--image-backend", default="placeholder",
                    help="none, placeholder or diffusers")
     g.add_argument("--image-model", default=None, help="diffusers model id or local path")
-    g.add_argument("--image-size", type=int, default=256)
+    g.add_argument("--image-size", type=int, default=256,
+                   help="synthetic: side of the square images in pixels (default 256)")
     g.add_argument("--backend-options", default=None, metavar="JSON",
                    help='e.g. \'{"text": {"base_url": "http://...", "temperature": 0.8}, '
                         '"image": {"steps": 25}}\'')

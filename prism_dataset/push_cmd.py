@@ -24,7 +24,8 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import tempfile
 
-    from .hub import export_splits, push_folder, splits_from_args
+    from .hub import check_push_access, export_splits, push_folder, splits_from_args
+    check_push_access()  # token and network first: no build is wasted on a push that cannot happen
     if args.folder:
         info = push_folder(args.folder, args.repo_id, private=args.private or None,
                            revision=args.revision, commit_message=args.message)

@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from prism_core.backends import parse_model_spec
+from prism_core.backends import check_installed
 from prism_core.errors import PrismError
 
 from .chain import ROLES, VARIANTS
 from .datasets_io import load_users
 from .report import build_report
-from .runner import build_backends, evaluate as run_folder, format_table, resolve_roles
+from .runner import build_backends, format_table, resolve_roles
+from .runner import evaluate as run_folder
 
 __all__ = ["RunOptions", "RunResult", "AuditResult", "audit", "evaluate", "RUNS",
            "DEFAULT_RUNS", "DEFAULT_MODEL"]
@@ -197,7 +198,7 @@ def run_all(options: RunOptions, folders: dict[str, Path], *, cache_path: Path |
     per_run = {n: resolve_roles(options.model, options.role_items(), RUNS[n][0]) for n in names}
     specs = {r: s for n in names for r, s in per_run[n].items()}
     for spec in [*specs.values(), *([options.judge] if options.judge else [])]:
-        parse_model_spec(spec)                         # unknown model: one line, did-you-mean
+        check_installed(spec)  # unknown model or missing extra: one line, before any work
     table = options.option_table()
     _device_options(specs, table)
     dataset, info = load_users(options.dataset, data_dir=options.data_dir, n_users=options.n_users,

@@ -11,6 +11,10 @@ from prism_core.errors import PrismError
 
 def test_missing_vllm_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "vllm", None)  # import vllm -> ImportError
+    with pytest.raises(PrismError, match="needs vllm, not installed: pip install 'prism-privacy"):
+        get_backend("vllm:Qwen/Qwen2-VL-2B-Instruct")
+    import prism_core.backends.base as base
+    monkeypatch.setattr(base, "check_installed", lambda spec: None)  # past the up-front check
     with pytest.raises(PrismError, match="needs the vllm package"):
         get_backend("vllm:Qwen/Qwen2-VL-2B-Instruct")
     with pytest.raises(PrismError, match="needs a model"):

@@ -107,6 +107,9 @@ class FakeHfApi:
         self.token, self.calls = token, []
         FakeHfApi.instances.append(self)
 
+    def whoami(self):
+        return {"name": "me"}
+
     def create_repo(self, repo_id, repo_type=None, private=None, exist_ok=False):
         self.calls.append(("create_repo", repo_id, repo_type, private, exist_ok))
 
@@ -162,6 +165,7 @@ def test_export_and_push_commands(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
     monkeypatch.setattr(FakeHfApi, "list_repo_files", lambda self, *a, **k: [])
     monkeypatch.setenv("HF_TOKEN", "hf_secret_token")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the fake Hub answers
     out = tmp_path / "out"
     code = prism(["export", "--config", "synthetic", "--n-users", "3", "--seed", "1",
                   "--image-backend", "none", "--cache-dir", str(tmp_path / "hf"),
@@ -174,3 +178,24 @@ def test_export_and_push_commands(tmp_path, monkeypatch, capsys):
     assert "me/prism" in printed.out and "hf_secret_token" not in printed.out + printed.err
     with pytest.raises(SystemExit):
         prism(["export", "--out", str(out), "--config", "v2"])
+
+
+def test_push_without_a_token_is_one_line_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no saved login
+    assert prism(["push", "--repo-id", "me/prism", "--config", "synthetic", "--n-users", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no Hugging Face token" in err[0] and "HF_TOKEN" in err[0]
+
+
+def test_push_with_the_hub_unreachable_is_one_line(tmp_path, monkeypatch, capsys):
+    import huggingface_hub.constants as constants
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_token")
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    import huggingface_hub.hf_api as hf_api
+    monkeypatch.setattr(hf_api, "ENDPOINT", "http://127.0.0.1:9", raising=False)
+    assert prism(["push", "--repo-id", "me/prism", "--folder", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot use the Hub" in err[0]
+    assert "hf_secret_token" not in err[0]

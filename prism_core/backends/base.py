@@ -17,6 +17,7 @@ from ..errors import PrismError
 from ..images import encoded_bytes
 
 __all__ = ["ChatRequest", "Generation", "Backend", "register_backend", "get_backend",
+           "check_installed", "MissingExtra",
            "available_backends", "parse_model_spec", "image_part", "text_part", "UnknownBackend",
            "request_images"]
 
@@ -135,6 +136,7 @@ class Backend:
 # ------------------------------------------------------------------------ registry
 
 _REGISTRY: dict[str, str] = {}
+_REQUIRES: dict[str, tuple[tuple[str, ...], str | None]] = {}
 
 
 class UnknownBackend(PrismError, KeyError):
@@ -144,9 +146,37 @@ class UnknownBackend(PrismError, KeyError):
         return self.args[0]
 
 
-def register_backend(name: str, target: str | Callable) -> None:
-    """Register ``name`` -> "module:Class" (imported only when built) or a class/factory."""
+class MissingExtra(PrismError, ImportError):
+    """A backend whose optional dependencies are not installed (names the install command)."""
+
+
+def register_backend(name: str, target: str | Callable, *, requires: tuple[str, ...] = (),
+                     extra: str | None = None) -> None:
+    """Register ``name`` -> "module:Class" (imported only when built) or a class/factory;
+    ``requires`` names the modules it imports and ``extra`` the package extra that installs them."""
     _REGISTRY[name] = target
+    _REQUIRES[name] = (tuple(requires), extra)
+
+
+def _findable(module: str) -> bool:
+    import importlib.util
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError, AttributeError):  # e.g. sys.modules[module] = None
+        return False
+
+
+def check_installed(spec: str) -> None:
+    """Raise a PrismError naming the install command when the backend of ``spec`` needs modules
+    that are not installed (checked without importing them, before any work starts)."""
+    name, _ = parse_model_spec(spec)
+    requires, extra = _REQUIRES.get(name, ((), None))
+    missing = [m for m in requires if not _findable(m)]
+    if missing:
+        how = (f"pip install 'prism-privacy[{extra}]' (in a clone: pip install -c "
+               f"constraints.txt -e '.[{extra}]')" if extra else f"pip install {' '.join(missing)}")
+        raise MissingExtra(f"backend {name!r} ({spec}) needs {', '.join(missing)}, not installed: "
+                           f"{how}")
 
 
 def available_backends() -> list[str]:
@@ -186,6 +216,7 @@ def parse_model_spec(spec: str) -> tuple[str, str | None]:
 def get_backend(spec: str, **options) -> Backend:
     """Build a backend from "name" or "name:model" (e.g. "hf:Qwen/Qwen2.5-VL-7B-Instruct")."""
     name, model = parse_model_spec(spec)
+    check_installed(spec)
     cls = _resolve(name)
     if model is not None:
         options.setdefault("model", model)

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c = sub.add_parser("check", help="sample a prior; print violations, associations, distances")
     c.add_argument("--prior", default="default", help="prior name (default, v1) or YAML path")
     c.add_argument("-n", "--n-profiles", type=int, default=10000, help="profiles to sample")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--seed", type=int, default=0, help="seed of the sampled profiles (default 0)")
     c.add_argument("--release", default=None,
                    help="v1 release folder with target.json (default: $PRISM_V1_DIR, else the "
                         "local Hub cache of the release)")
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
     f = sub.add_parser("fit", help="write a prior of a release's independent marginals")
     f.add_argument("--release", default=None, help="release folder with target.json")
-    f.add_argument("--name", default="v1")
+    f.add_argument("--name", default="v1", help="name written into the fitted prior (default v1)")
     f.add_argument("--out", required=True, help="YAML file to write")
 
 
