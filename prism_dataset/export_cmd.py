@@ -5,18 +5,18 @@
 """
 from __future__ import annotations
 
+from .hub import add_build_arguments, export_splits, splits_from_args
+
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser) -> None:
-    from .hub import add_build_arguments
     add_build_arguments(parser)
     parser.add_argument("--out", required=True, help="folder to write (README.md + Parquet)")
     parser.add_argument("--max-shard-mb", type=int, default=500, help="largest Parquet file")
 
 
 def run(args) -> int:
-    from .hub import export_splits, splits_from_args
     splits, regenerate = splits_from_args(args)
     out = export_splits(splits, args.out, args.config, max_shard_bytes=args.max_shard_mb * 2 ** 20,
                         regenerate=regenerate)

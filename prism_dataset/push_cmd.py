@@ -7,11 +7,20 @@ The token is read from HF_TOKEN (or a saved `hf auth login`); it is never printe
 """
 from __future__ import annotations
 
+import tempfile
+
+from .hub import (
+    add_build_arguments,
+    check_push_access,
+    export_splits,
+    push_folder,
+    splits_from_args,
+)
+
 __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser) -> None:
-    from .hub import add_build_arguments
     parser.add_argument("--repo-id", required=True, help="dataset repository, e.g. user/prism")
     parser.add_argument("--folder", default=None,
                         help="an exported folder to upload (else --config is built and exported)")
@@ -22,9 +31,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import tempfile
-
-    from .hub import check_push_access, export_splits, push_folder, splits_from_args
     check_push_access()  # token and network first: no build is wasted on a push that cannot happen
     if args.folder:
         info = push_folder(args.folder, args.repo_id, private=args.private or None,

@@ -17,6 +17,7 @@ import hashlib
 import json
 from typing import Any, Callable
 
+from ..attributes import ATTRIBUTES
 from .base import Backend, ChatRequest, Generation
 
 DEFAULT_PREDICTION = {
@@ -83,8 +84,6 @@ class DummyBackend(Backend):
 
 def hash_prediction(req: ChatRequest) -> dict:
     """A valid prediction whose guesses are chosen from the value spaces by a hash of ``req``."""
-    from prism_core.attributes import ATTRIBUTES
-
     seed = hashlib.sha256(json.dumps([req.text(), req.settings()], default=str).encode()).digest()
 
     def pick(values: tuple, i: int) -> Any:

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from .settings import GENERATOR_VERSION
+from .settings import GENERATOR_VERSION, GenerationSettings
+from .workflow import Generator
 
 __all__ = ["generate_examples", "generate_users", "GENERATOR_VERSION"]
 
 
 def generate_users(config, user_indices: Iterable[int]) -> Iterator[dict]:
     """Records of the users ``user_indices`` for a config (``PrismConfig`` or alike)."""
-    from .settings import GenerationSettings
-    from .workflow import Generator
     generator = Generator(GenerationSettings.from_config(config))
     try:
         yield from generator.records(user_indices)

@@ -1,8 +1,7 @@
-"""Model text backends of the generator: any ``prism_eval`` backend (``hf``, ``openai``, ...)
-writing each stage from a prompt file in ``prompts/``.
+"""Model text backends of the generator: any backend of ``prism_core.backends`` (``hf``,
+``openai``, ...) writing each stage from a prompt file in ``prompts/``.
 
-This is the one place ``prism_dataset`` uses ``prism_eval`` (imported when a model backend is
-built, never at import time): the backend registry and the response cache. Every request goes
+Every request goes
 through ``CachedBackend`` (SQLite under ``cache_dir``); requests carry a per-task seed, so
 sampled answers are cached too and a killed run restarts without calling the model again for
 finished work. A failed request fails its user only.
@@ -15,10 +14,13 @@ import re
 from pathlib import Path
 from string import Template
 
+from prism_core.backends import ChatRequest, get_backend
+from prism_core.cache import CachedBackend, ResponseCache
 from prism_core.prompts import PromptFolder
 
+from .events import event_facts_text
 from .phrases import country_name, load_phrasebook, reveal_value, surfaces
-from .settings import GENERATION_KEYS, GenerationError
+from .settings import GENERATION_KEYS
 from .writers import Task, Written
 
 __all__ = ["ModelWriter", "PROMPT_DIR", "prompt_text", "build_request_text"]
@@ -86,7 +88,6 @@ def build_request_text(task: Task) -> str:
     profile = ctx["profile"]
     fields = {"profile": _profile_text(profile)}
     if stage == "event":
-        from .events import event_facts_text
         fields.update(date=ctx["event"]["date"], facts=event_facts_text(ctx["event"]))
     elif stage == "topic":
         subject = ctx["topic"]["subject"]
@@ -130,13 +131,6 @@ class ModelWriter:
         options = dict(options)
         self.settings = {k: options.pop(k) for k in GENERATION_KEYS if k in options}
         self.settings.pop("batch_users", None)
-        try:
-            from prism_core.backends import (
-                get_backend,  # the documented exception (see module)
-            )
-            from prism_core.cache import CachedBackend, ResponseCache
-        except ImportError as exc:
-            raise GenerationError(f"text backend {backend!r} needs prism_eval ({exc})") from None
         spec = f"{backend}:{model}" if model else backend
         self.inner = get_backend(spec, **options)
         self.cache = ResponseCache(Path(cache_dir) / "responses.sqlite") if cache_dir else None
@@ -150,7 +144,6 @@ class ModelWriter:
             self.cache.close()
 
     def _request(self, task: Task):
-        from prism_core.backends import ChatRequest
         seed = int(hashlib.sha256(task.seed.encode()).hexdigest()[:8], 16) & 0x7FFFFFFF
         max_tokens = self.settings.get("max_tokens") or _MAX_TOKENS[task.stage]
         return ChatRequest.from_prompt(

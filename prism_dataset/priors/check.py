@@ -15,6 +15,10 @@ import os
 import sys
 from pathlib import Path
 
+from ..release import ReleaseError, fetch_release
+from . import compare
+from .prior import load_prior, user_rng
+
 __all__ = ["add_arguments", "run", "check_prior", "find_release"]
 
 _SHORT = {"sex": "sex", "age": "age", "place_of_birth": "pob", "education": "edu",
@@ -47,7 +51,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def find_release(path: str | None) -> Path | None:
     """The release folder: ``path``, $PRISM_V1_DIR, or the Hub cache; None when none is found."""
-    from ..release import ReleaseError, fetch_release
     for candidate in (path, os.environ.get("PRISM_V1_DIR")):
         if candidate:
             root = Path(candidate)
@@ -61,15 +64,12 @@ def find_release(path: str | None) -> Path | None:
 
 
 def _sample(prior, n: int, seed: int) -> list[dict]:
-    from .prior import user_rng
     return [prior.sample_values(user_rng(seed, i)) for i in range(n)]
 
 
 def check_prior(prior_spec: str, n: int = 10000, seed: int = 0, release: Path | None = None,
                 distance: bool | None = None) -> dict:
     """The numbers ``prism priors check`` prints, as a dict."""
-    from . import compare
-    from .prior import load_prior
     prior = load_prior(prior_spec)
     profiles = _sample(prior, n, seed)
     violations = {c.name: sum(1 for p in profiles if not c.satisfied(p)) for c in prior.constraints}
@@ -142,10 +142,8 @@ def _print(result: dict, max_tvd: float, release_found: bool, out=None) -> None:
 
 def run(args) -> int:
     if args.action == "fit":
-        from . import compare
         root = find_release(args.release)
         if root is None:
-            from ..release import ReleaseError
             raise ReleaseError(args.release or ".", "release not found: pass --release DIR")
         profiles = compare.release_profiles(root)
         text = compare.fit_independent(
@@ -155,7 +153,6 @@ def run(args) -> int:
         print(f"wrote {args.out} ({len(profiles)} profiles)")
         return 0
     if args.n_profiles < 1:
-        from ..release import ReleaseError
         raise ReleaseError("-n", "the number of profiles must be at least 1")
     release = find_release(args.release)
     result = check_prior(args.prior, args.n_profiles, args.seed, release,

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from pathlib import Path
 from typing import Iterable
 
-from .prior import VARIABLES
+from prism_core.attributes import AttributeValueError, from_v1
+
+from ..release import ReleaseError, read_json
+from .prior import VARIABLES, flatten
 
 __all__ = ["marginals", "tvd", "cramers_v", "association_table", "INCOHERENCES", "incoherences",
            "fit_independent", "release_profiles", "BIN_WIDTH"]
@@ -116,12 +120,6 @@ def incoherences(profiles: Iterable[dict]) -> tuple[int, list[int]]:
 
 def release_profiles(data_dir) -> list[dict]:
     """Flat profiles of a release folder's ``target.json`` (no posts or images are read)."""
-    from pathlib import Path
-
-    from prism_core.attributes import AttributeValueError, from_v1
-
-    from ..release import ReleaseError, read_json
-    from .prior import flatten
     path = Path(data_dir) / "target.json"
     out = []
     for user, entry in read_json(path).items():
