@@ -1,4 +1,4 @@
-"""The dataset row (DESIGN.md §3) as `datasets.Features`, shared by every builder config and export."""
+"""The dataset row (docs/design.md §2) as `datasets.Features`, shared by every builder config and export."""
 from __future__ import annotations
 
 from prism_core.attributes import (
