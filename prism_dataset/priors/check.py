@@ -47,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def find_release(path: str | None) -> Path | None:
     """The release folder: ``path``, $PRISM_V1_DIR, or the Hub cache; None when none is found."""
-    from ..release import ReleaseError, fetch_release
+    from ..hub_release import fetch_release
+    from ..release import ReleaseError
     for candidate in (path, os.environ.get("PRISM_V1_DIR")):
         if candidate:
             root = Path(candidate)
@@ -55,7 +56,7 @@ def find_release(path: str | None) -> Path | None:
                 raise ReleaseError(root, "no target.json in this folder")
             return root
     try:
-        return fetch_release()
+        return fetch_release(images=False)  # only target.json is read
     except ReleaseError:
         return None
 
