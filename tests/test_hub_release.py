@@ -338,3 +338,17 @@ def test_plan_errors_are_one_line():
         plan_release(["README.md", "data/a.parquet", "data/b.parquet"])
     with pytest.raises(ReleaseError, match="no target.json next to posts.json"):
         plan_release(["a/posts.json", "b/target.json", "c/target.json"])
+
+
+def test_plan_tells_same_named_images_apart_by_their_folders():
+    files = ["posts.json", "target.json", "x/a/1.jpg", "x/b/1.jpg"]
+    plan = plan_release(files, ["./images/a/1.jpg", "./images/b/1.jpg"])
+    assert {r: e.file for r, e in plan.images.items()} == {"images/a/1.jpg": "x/a/1.jpg",
+                                                            "images/b/1.jpg": "x/b/1.jpg"}
+
+
+def test_builder_repo_id_is_a_config_option(tmp_path):
+    default = PrismBuilder(config_name="v1", cache_dir=str(tmp_path))
+    other = PrismBuilder(config_name="v1", repo_id="someone/else", cache_dir=str(tmp_path))
+    assert other.config.repo_id == "someone/else" and default.config.repo_id == "xaddh/multimodal-privacy"
+    assert other.config_id != default.config_id  # two repositories never share a cache folder
