@@ -7,7 +7,8 @@ from pathlib import Path
 
 import datasets
 
-from .release import HUB_REPO_ID, fetch_release
+from .hub_release import fetch_release
+from .release import HUB_REPO_ID
 from .schema import CITATION, LICENSE, user_features
 
 __all__ = ["PrismBuilder", "PrismConfig", "HUB_REPO_ID", "fetch_release"]
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
 class PrismConfig(datasets.BuilderConfig):
     """Options of both configs; the ``synthetic`` ones are ignored by ``v1``.
 
-    v1: ``data_dir`` (a local release folder) or, when unset, ``repo_id``/``revision`` on the Hub.
+    v1: ``data_dir`` (a local release folder) or, when unset, ``repo_id``/``revision`` on the Hub
+    (found there whatever the repository's layout: see prism_dataset.hub_release).
     synthetic: ``n_users``, ``seed``, ``prior`` (name or YAML path), ``posts_per_user``,
     ``text_backend`` (template | hf | openai) + ``text_model``, ``image_backend``
     (none | placeholder | diffusers) + ``image_model``, ``image_size``, ``generation_cache_dir``
@@ -56,6 +58,20 @@ class PrismBuilder(datasets.GeneratorBasedBuilder):
     ]
     DEFAULT_CONFIG_NAME = "v1"
 
+    def __init__(self, *args, repo_id: str | None = None, **kwargs):
+        # datasets' own ``repo_id`` argument would swallow the PrismConfig option of that name
+        self._config_repo_id = repo_id
+        super().__init__(*args, **kwargs)
+
+    def _create_builder_config(self, config_name=None, custom_features=None, config_id=None,
+                               **config_kwargs):
+        """The config, with ``repo_id`` given to PrismBuilder(...) as a config option (so it
+        also enters the config id, and two repositories never share a cache folder)."""
+        if getattr(self, "_config_repo_id", None) is not None:
+            config_kwargs["repo_id"] = self._config_repo_id
+        return super()._create_builder_config(config_name, custom_features, config_id,
+                                              **config_kwargs)
+
     def _info(self) -> datasets.DatasetInfo:
         return datasets.DatasetInfo(
             description="PRISM: auditing multi-modal LLMs for private-attribute inference.",
@@ -68,7 +84,9 @@ class PrismBuilder(datasets.GeneratorBasedBuilder):
     def _split_generators(self, dl_manager):
         cfg = self.config
         if cfg.name == "v1":
-            root = Path(cfg.data_dir) if cfg.data_dir else fetch_release(cfg.repo_id, cfg.revision)
+            root = Path(cfg.data_dir) if cfg.data_dir else fetch_release(
+                cfg.repo_id, cfg.revision, images=cfg.load_images,
+                token=self.token if isinstance(self.token, str) else None)
             return [datasets.SplitGenerator(name=datasets.Split.TEST,
                                             gen_kwargs={"data_dir": str(root)})]
         return [datasets.SplitGenerator(name=datasets.Split.TRAIN,

@@ -6,6 +6,9 @@ templates ("[Favorite Game Name]") stay as written. Problems that spoil one reco
 :class:`ReleaseError` naming the file, user and field; problems that only lose an image are
 recorded once as a :class:`ReleaseWarning` and the record keeps ``image=None``. A release
 published without its image folder (like the shared v1 files) gets one note, not a warning per image.
+:func:`count_images` (and :meth:`Release.image_counts`) says how many referenced images were found,
+missing or unreadable, so a run without images is never mistaken for one with them. Fetching the
+release from the Hub, whatever the repository's layout, is in :mod:`prism_dataset.hub_release`.
 """
 from __future__ import annotations
 
@@ -15,22 +18,68 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterable, Iterator
 
 from prism_core.attributes import AttributeValueError, from_v1
 from prism_core.errors import PrismError
-from prism_core.images import check_image
+from prism_core.images import check_image, encoded_bytes
 
 from .schema import empty_provenance
 
 __all__ = ["ReleaseError", "ReleaseWarning", "Release", "read_json", "NO_IMAGE", "HUB_REPO_ID",
-           "fetch_release"]
+           "image_status", "count_images", "add_image_counts",
+           "v1_posts", "v1_record"]
 
 log = logging.getLogger(__name__)
 HUB_REPO_ID = "xaddh/multimodal-privacy"
 NO_IMAGE = "none"
 TEMPLATE_SLOT = re.compile(r"\[[^\[\]]+\]")
 
+
+
+
+#: the outcomes :func:`image_status` gives a post that references an image
+IMAGE_STATUSES = ("found", "missing", "unreadable")
+
+
+def image_status(post: dict) -> str | None:
+    """"found", "missing" or "unreadable" for a post that references an image, None for one that
+    does not (no reference, or "none"); a present image is decoded to tell found from unreadable."""
+    ref, image = post.get("image_ref"), post.get("image")
+    if image is None:
+        return None if ref in (None, NO_IMAGE) else "missing"
+    if isinstance(image, dict) and image.get("bytes") is not None:
+        data = bytes(image["bytes"])  # even b"": an empty file is there, and unreadable
+    else:
+        try:
+            data = encoded_bytes(image)
+        except OSError:  # a stored path that no longer exists
+            return "missing"
+    if data is None:
+        return "missing"
+    try:
+        check_image(data)
+    except Exception:  # any decoder error: the image cannot be shown to a model
+        return "unreadable"
+    return "found"
+
+
+def count_images(records: Iterable[dict]) -> dict:
+    """{"referenced", "found", "missing", "unreadable"}: the image references of user records
+    and what became of them (see :func:`image_status`); one definition for stats and reports."""
+    counts = dict.fromkeys(("referenced", *IMAGE_STATUSES), 0)
+    for rec in records:
+        add_image_counts(counts, rec)
+    return counts
+
+
+def add_image_counts(counts: dict, record: dict) -> None:
+    """Add one user record's image references to ``counts`` (the loop of :func:`count_images`)."""
+    for post in record.get("posts") or []:
+        status = image_status(post)
+        if status is not None:
+            counts["referenced"] += 1
+            counts[status] += 1
 
 
 class ReleaseError(PrismError, ValueError):
@@ -83,23 +132,6 @@ def read_json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ReleaseError(path, f"expected a JSON object keyed by user id, got {type(data).__name__}")
     return data
-
-
-def fetch_release(repo_id: str = HUB_REPO_ID, revision: str | None = None) -> Path:
-    """Download (or find in the local Hub cache) the release files of ``repo_id``."""
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
-
-    try:
-        path = snapshot_download(repo_id=repo_id, repo_type="dataset", revision=revision,
-                                 allow_patterns=["posts.json", "target.json", "images/*", "*.md"])
-    except (LocalEntryNotFoundError, HfHubHTTPError) as exc:
-        reason = (str(exc).strip().splitlines() or [""])[0]
-        raise ReleaseError(f"hf://datasets/{repo_id}", f"cannot fetch the release from the Hub and "
-                           f"it is not in the local cache ({type(exc).__name__}: {reason}); connect "
-                           f"to the Hub once (HF_HUB_OFFLINE unset) or pass data_dir=<release folder>"
-                           ) from exc
-    return Path(path)
 
 
 class Release:
@@ -157,6 +189,24 @@ class Release:
                                user, field)
         return path
 
+    def image_counts(self) -> dict:
+        """How many of the images posts.json references are found, missing or unreadable on disk
+        (:func:`count_images`; each file is read and decoded once, one user at a time)."""
+        def users():
+            for user, entry in self.posts.items():
+                refs = entry.get("img_urls") if isinstance(entry, dict) else None
+                yield {"posts": [{"image_ref": r, "image": self._raw_image(user, f"img_urls[{i}]", r)
+                                  if isinstance(r, str) and r != NO_IMAGE else None}
+                                 for i, r in enumerate(refs if isinstance(refs, list) else [])]}
+        return count_images(users())
+
+    def _raw_image(self, user: str, field: str, ref: str) -> dict | None:
+        """The referenced file as read (undecoded), or None when absent; records nothing."""
+        path = self.resolve_image(user, field, ref)
+        if not path.is_file():
+            return None
+        return {"bytes": path.read_bytes(), "path": os.path.relpath(path, self.root)}
+
     def _image(self, user: str, field: str, ref: str) -> dict | None:
         path = self.resolve_image(user, field, ref)
         if not self.load_images:
@@ -179,60 +229,78 @@ class Release:
             return None
         return {"bytes": data, "path": os.path.relpath(path, self.root)}
 
-    def record(self, user: str) -> dict:
+    def record(self, user: str, *, raw_images: bool = False) -> dict:
         """One user record (DESIGN.md §3); raises ReleaseError on a malformed entry."""
-        entry = self.posts.get(user)
-        if not isinstance(entry, dict):
-            raise ReleaseError(self.posts_path, f"expected an object, got {type(entry).__name__}", user)
-        for key in ("posts", "topics", "img_urls"):
-            if key not in entry:
-                raise ReleaseError(self.posts_path, "missing key", user, key)
-        posts, topics, img_urls = entry["posts"], entry["topics"], entry["img_urls"]
-        if not isinstance(posts, dict):
-            raise ReleaseError(self.posts_path, "expected an object of post id -> text", user, "posts")
-        for post_id, text in posts.items():
-            if not isinstance(text, str):
-                raise ReleaseError(self.posts_path, f"post text must be text, got {text!r}", user,
-                                   f"posts.{post_id}")
-        if not isinstance(img_urls, list):
-            raise ReleaseError(self.posts_path, "expected a list of image paths", user, "img_urls")
-        if not isinstance(topics, dict):
-            raise ReleaseError(self.posts_path, "expected an object of category -> list of titles",
-                               user, "topics")
-        for category, titles in topics.items():
-            if not isinstance(titles, list) or not all(isinstance(t, str) for t in titles):
-                raise ReleaseError(self.posts_path, f"expected a list of titles, got {titles!r}",
-                                   user, f"topics.{category}")
-        rows = []
-        post_items = list(posts.items())
-        for i in range(max(len(post_items), len(img_urls))):
-            post_id, text = post_items[i] if i < len(post_items) else (f"image{i + 1}", None)
-            ref = img_urls[i] if i < len(img_urls) else None
-            field = f"img_urls[{i}]"
-            if i < len(img_urls) and not isinstance(ref, str):
-                raise ReleaseError(self.posts_path, f"image reference must be text, got {ref!r}",
-                                   user, field)
-            image = None if ref in (None, NO_IMAGE) else self._image(user, field, ref)
-            rows.append({"post_id": post_id, "text": text, "image": image, "image_ref": ref,
-                         "caption": None, "timestamp": None, "event": None})
-        try:
-            attributes = from_v1(self.target[user])
-        except AttributeValueError as exc:
-            raise ReleaseError(self.target_path, str(exc), user, exc.field) from None
-        return {
-            "user_id": user,
-            "posts": rows,
-            "topics": [{"category": c, "titles": list(t)} for c, t in topics.items()],
-            "attributes": attributes,
-            "leakage": [],
-            "provenance": empty_provenance(source="prism-v1", version="1.0"),
-        }
+        image_of = self._raw_image if raw_images else self._image
+        return v1_record(user, self.posts.get(user), self.target.get(user), image_of,
+                         posts_file=self.posts_path, target_file=self.target_path)
 
-    def records(self) -> Iterator[dict]:
+    def records(self, *, raw_images: bool = False) -> Iterator[dict]:
         """All user records in release order, images read one at a time; :attr:`notes` is
-        not logged here (the caller reports it)."""
+        not logged here (the caller reports it). ``raw_images``: every referenced file that
+        exists is handed over as read, undecoded, and nothing is warned (for counting)."""
         for user in self.posts:
-            yield self.record(user)
+            yield self.record(user, raw_images=raw_images)
+
+
+def v1_posts(user: str, entry: Any, image_of, *, posts_file="posts.json") -> tuple[list, list]:
+    """(post rows, topics) of one posts.json entry, keeping the v1 quirks (an image reference
+    beyond the last post becomes a post with text=None); ``image_of(user, field, ref)`` gives the
+    image value (or None) of a reference other than "none". Raises ReleaseError naming
+    ``posts_file``, user and field."""
+    if not isinstance(entry, dict):
+        raise ReleaseError(posts_file, f"expected an object, got {type(entry).__name__}", user)
+    for key in ("posts", "topics", "img_urls"):
+        if key not in entry:
+            raise ReleaseError(posts_file, "missing key", user, key)
+    posts, topics, img_urls = entry["posts"], entry["topics"], entry["img_urls"]
+    if not isinstance(posts, dict):
+        raise ReleaseError(posts_file, "expected an object of post id -> text", user, "posts")
+    for post_id, text in posts.items():
+        if not isinstance(text, str):
+            raise ReleaseError(posts_file, f"post text must be text, got {text!r}", user,
+                               f"posts.{post_id}")
+    if not isinstance(img_urls, list):
+        raise ReleaseError(posts_file, "expected a list of image paths", user, "img_urls")
+    if not isinstance(topics, dict):
+        raise ReleaseError(posts_file, "expected an object of category -> list of titles",
+                           user, "topics")
+    for category, titles in topics.items():
+        if not isinstance(titles, list) or not all(isinstance(t, str) for t in titles):
+            raise ReleaseError(posts_file, f"expected a list of titles, got {titles!r}",
+                               user, f"topics.{category}")
+    rows = []
+    post_items = list(posts.items())
+    for i in range(max(len(post_items), len(img_urls))):
+        post_id, text = post_items[i] if i < len(post_items) else (f"image{i + 1}", None)
+        ref = img_urls[i] if i < len(img_urls) else None
+        field = f"img_urls[{i}]"
+        if i < len(img_urls) and not isinstance(ref, str):
+            raise ReleaseError(posts_file, f"image reference must be text, got {ref!r}",
+                               user, field)
+        image = None if ref in (None, NO_IMAGE) else image_of(user, field, ref)
+        rows.append({"post_id": post_id, "text": text, "image": image, "image_ref": ref,
+                     "caption": None, "timestamp": None, "event": None})
+    return rows, [{"category": c, "titles": list(t)} for c, t in topics.items()]
+
+
+def v1_record(user: str, entry: Any, target_entry: Any, image_of, *, posts_file="posts.json",
+              target_file="target.json") -> dict:
+    """One user record from a posts.json entry and its target.json entry (see :func:`v1_posts`);
+    problems raise ReleaseError naming ``posts_file``/``target_file``, user and field."""
+    rows, topics = v1_posts(user, entry, image_of, posts_file=posts_file)
+    try:
+        attributes = from_v1(target_entry)
+    except AttributeValueError as exc:
+        raise ReleaseError(target_file, str(exc), user, exc.field) from None
+    return {
+        "user_id": user,
+        "posts": rows,
+        "topics": topics,
+        "attributes": attributes,
+        "leakage": [],
+        "provenance": empty_provenance(source="prism-v1", version="1.0"),
+    }
 
 
 def quirks(posts_entry: dict) -> dict:

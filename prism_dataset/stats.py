@@ -2,7 +2,10 @@
 
 The source is a release folder (posts.json, target.json), a dataset saved with
 ``Dataset.save_to_disk``, a Parquet folder that ``datasets.load_dataset(DIR)`` reads, or a
-``PrismBuilder`` config (``--config v1 [--data-dir DIR]``). Images are counted, never decoded.
+``PrismBuilder`` config (``--config v1 [--data-dir DIR]``). Each referenced image is counted as
+found, missing or unreadable (:func:`prism_dataset.release.count_images`: decoded once, never
+kept), so data without its images never passes for data with them. In a built dataset an image
+the build could not read is already None, so it counts as missing there.
 """
 from __future__ import annotations
 
@@ -14,7 +17,13 @@ from typing import Iterable, Iterator
 
 from prism_core.attributes import ATTRIBUTES
 
-from .release import NO_IMAGE, TEMPLATE_SLOT, ReleaseError
+from .release import (
+    IMAGE_STATUSES,
+    NO_IMAGE,
+    TEMPLATE_SLOT,
+    ReleaseError,
+    add_image_counts,
+)
 
 __all__ = ["compute_stats", "load_splits", "format_stats", "add_arguments", "run"]
 
@@ -62,7 +71,7 @@ def load_splits(path: str | None = None, *, config: str | None = None, data_dir:
         from .release import Release
         if split not in (None, "test"):
             raise ReleaseError(root, f"a release folder has only the split 'test', not {split!r}")
-        return {"test": Release(root, load_images=False).records()}
+        return {"test": Release(root).records(raw_images=True)}  # checked by compute_stats
     import datasets
     if any((root / f).is_file() for f in ("dataset_dict.json", "state.json", "dataset_info.json")):
         try:
@@ -139,7 +148,8 @@ def _attribute_summary(key: str, values: list) -> dict:
 
 def compute_stats(records: Iterable[dict]) -> dict:
     """Counts over user records (canonical attributes; ClassLabels already decoded to names)."""
-    users = posts = refs = none_refs = images = no_image = mismatch = slots = slot_users = 0
+    users = posts = refs = none_refs = no_image = mismatch = slots = slot_users = 0
+    images = dict.fromkeys(("referenced", *IMAGE_STATUSES), 0)
     values: dict[str, list] = {k: [] for k in ATTRIBUTES}
     for rec in records:
         users += 1
@@ -149,7 +159,7 @@ def compute_stats(records: Iterable[dict]) -> dict:
         posts += n_posts
         refs += n_refs
         none_refs += sum(1 for p in entries if p.get("image_ref") == NO_IMAGE)
-        images += sum(1 for p in entries if p.get("image") is not None)
+        add_image_counts(images, rec)
         no_image += sum(1 for p in entries if p.get("text") is not None and p.get("image") is None
                         and p.get("image_ref") in (None, NO_IMAGE))
         mismatch += n_refs != n_posts
@@ -165,7 +175,9 @@ def compute_stats(records: Iterable[dict]) -> dict:
         "posts": posts,
         "image_references": refs,
         "image_references_none": none_refs,
-        "images_present": images,
+        "images_found": images["found"],
+        "images_missing": images["missing"],
+        "images_unreadable": images["unreadable"],
         "posts_without_image": no_image,
         "users_image_count_differs": mismatch,
         "unfilled_topic_templates": slots,
@@ -181,7 +193,9 @@ _LABELS = [
     ("posts", "posts (entries with text)"),
     ("image_references", 'image references (incl. "none")'),
     ("image_references_none", '  of which "none"'),
-    ("images_present", "images present"),
+    ("images_found", "images found"),
+    ("images_missing", "images missing"),
+    ("images_unreadable", "images unreadable"),
     ("posts_without_image", "posts without image"),
     ("users_image_count_differs", "users whose image count differs from post count"),
     ("unfilled_topic_templates", "unfilled topic templates"),
@@ -224,6 +238,10 @@ def format_stats(stats: dict, split: str) -> str:
     width = max(len(label) for _, label in _LABELS) + 2
     lines = [f"split {split!r}"]
     lines += [f"  {label:<{width}}{stats[key]:>7}" for key, label in _LABELS]
+    referenced = stats["image_references"] - stats["image_references_none"]
+    if referenced and not stats["images_found"]:
+        lines.append("  no referenced image is present: the image channel of a run on this "
+                     "data measures nothing")
     lines.append("  attribute values:")
     for key, summary in stats["attributes"].items():
         lines += [f"    {line}" for line in _fmt_attribute(key, summary)]

@@ -5,7 +5,7 @@
 - **image** agent: one request per image (optionally with its post's text) -> the same kind of
   report from visual evidence (apparent age and sex, hair and eye colour, build, landmarks,
   religious symbols, brands, medical devices, ...);
-- **synthesis** agent: all reports -> the final prediction (prism_eval/prediction.py format).
+- **synthesis** agent: all reports -> the final prediction (prism_core/prediction.py format).
 
 Variants: ``chain`` (all three), ``text-only`` (text + synthesis), ``image-only`` (image +
 synthesis), ``single`` (one prompt with every post and image, role ``single``). A batch of users

@@ -1,8 +1,10 @@
-"""Datasets in, chain inputs out: load ``--dataset v1|synthetic|DIR`` and decode user rows.
+"""Datasets in, chain inputs out: load ``--dataset v1|synthetic|hub:REPO|DIR`` and decode user rows.
 
 Rows are read in their stored form (images as encoded bytes, closed categories as ClassLabel
 ints), so one corrupt image cannot stop the iteration: it is checked here, per image, and an
-unreadable one is reported on its post (the chain records the user as failed).
+unreadable one is reported on its post (the chain records the user as failed). The description
+:func:`load_users` returns counts the referenced images found, missing and unreadable
+(``images``), so a run without images is recorded as one.
 """
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from typing import Any, Iterator, NoReturn
 from prism_core.errors import PrismError
 from prism_core.images import check_image, encoded_bytes
 
-__all__ = ["Post", "UserInput", "load_users", "iter_users", "user_input", "image_bytes", "root_cause",
-           "raise_user_facing"]
+__all__ = ["Post", "UserInput", "load_users", "iter_users", "user_input", "root_cause",
+           "raise_user_facing", "from_dataset", "dataset_image_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,6 @@ class UserInput:
     @property
     def images(self) -> list[Post]:
         return [p for p in self.posts if p.image is not None or p.image_error]
-
 
 
 def user_input(row: dict, index: int = 0, features=None) -> UserInput:
@@ -114,13 +115,18 @@ def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: in
 def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None = None,
                seed: int | None = None, split: str | None = None, cache_dir: str | None = None,
                **synthetic_options):
-    """(dataset, description) for ``--dataset``: ``v1``, ``synthetic`` or a folder.
+    """(dataset, description) for ``--dataset``: ``v1``, ``synthetic``, ``hub:REPO[@REVISION]``
+    or a folder.
 
     ``v1``: the release folder ``data_dir`` (or the Hub release) through PrismBuilder, streamed.
+    ``hub:REPO``: the release in that Hub dataset repository, whatever its layout
+    (:func:`prism_dataset.hub_release.fetch_release`); a repository without posts.json is read
+    with ``datasets.load_dataset`` and its columns mapped (:func:`from_dataset`).
     ``synthetic``: PrismBuilder(config_name="synthetic") with ``n_users``/``seed``, built once and
     cached by `datasets` (in ``cache_dir``, default the datasets cache); other keyword options go
     to its PrismConfig. A folder: a release (posts.json), a ``save_to_disk`` folder, or Parquet /
-    JSON files with a README (``load_dataset``). Unreadable inputs raise a PrismError.
+    JSON files with a README (``load_dataset``). The description's ``images`` counts the
+    referenced images found, missing and unreadable. Unreadable inputs raise a PrismError.
     """
     from prism_dataset.builder import PrismBuilder
 
@@ -131,21 +137,15 @@ def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None
                 raise PrismError(f"--data-dir {data_dir}: no posts.json there (expected a "
                                       "PRISM release folder with posts.json and target.json)")
             if data_dir is None:  # the Hub release, fetched (or found in the cache) now
-                from prism_dataset.builder import HUB_REPO_ID, fetch_release
-                try:
-                    root = fetch_release()
-                except Exception as exc:
-                    if getattr(exc, "user_facing", False):
-                        raise
-                    raise PrismError(f"cannot fetch the v1 release {HUB_REPO_ID} from the Hub "
-                                          f"({type(exc).__name__}); pass --data-dir with a local "
-                                          "copy") from exc
+                from prism_dataset.builder import HUB_REPO_ID
+                root = _fetch(HUB_REPO_ID, None)
                 desc.update(data_dir=None, repo_id=HUB_REPO_ID)
             else:
                 root = Path(data_dir).resolve()
                 desc.update(data_dir=str(root))
-            builder = PrismBuilder(config_name="v1", data_dir=str(root))
-            return builder.as_streaming_dataset(split=split or "test"), desc
+            return _release(root, split, desc)
+        if dataset.startswith("hub:"):
+            return _load_hub(dataset[len("hub:"):], split, cache_dir, desc)
         if dataset == "synthetic":
             kwargs = {k: v for k, v in synthetic_options.items() if v is not None}
             if n_users is not None:
@@ -156,13 +156,95 @@ def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None
             builder.download_and_prepare()
             desc.update({k: (v if isinstance(v, (int, float, str, bool)) or v is None else str(v))
                          for k, v in kwargs.items()})
-            return builder.as_dataset(split=split or "train"), desc
+            ds = builder.as_dataset(split=split or "train")
+            desc["images"] = dataset_image_counts(ds)
+            return ds, desc
         return _load_folder(Path(dataset), split, desc)
     except PrismError:
         raise
     except Exception as exc:
         raise_user_facing(exc, f"cannot read dataset {dataset!r}"
                           + (f" (data dir {data_dir})" if data_dir else ""))
+
+
+def _fetch(repo_id: str, revision: str | None) -> Path:
+    """The Hub release folder of ``repo_id`` (see fetch_release); errors as one line."""
+    from prism_dataset.hub_release import fetch_release
+    try:
+        return fetch_release(repo_id, revision)
+    except Exception as exc:
+        if isinstance(exc, PrismError):
+            raise
+        raise PrismError(f"cannot fetch the release {repo_id} from the Hub "
+                              f"({type(exc).__name__}); pass --data-dir with a local copy") from exc
+
+
+def _release(root: Path, split: str | None, desc: dict):
+    """A release folder streamed through PrismBuilder, its image counts in ``desc``."""
+    from prism_dataset.builder import PrismBuilder
+    from prism_dataset.release import Release
+    if split not in (None, "test"):
+        raise PrismError(f"a release has only the split 'test', not {split!r}")
+    desc["images"] = Release(root).image_counts()
+    builder = PrismBuilder(config_name="v1", data_dir=str(root))
+    return builder.as_streaming_dataset(split="test"), desc
+
+
+def _load_hub(spec: str, split: str | None, cache_dir: str | None, desc: dict):
+    """``REPO[@REVISION]``: the release found in the repository, else what load_dataset reads."""
+    from prism_dataset.hub_release import NoReleaseError
+    repo_id, _, revision = spec.partition("@")
+    if repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise PrismError(f"--dataset hub:{spec}: expected hub:OWNER/NAME[@REVISION]")
+    desc.update(repo_id=repo_id, revision=revision or None)
+    try:
+        root = _fetch(repo_id, revision or None)
+    except NoReleaseError as exc:
+        import datasets
+        log.info("%s; reading it with datasets.load_dataset", exc)
+        ds = datasets.load_dataset(repo_id, revision=revision or None, cache_dir=cache_dir)
+        return _pick_split(ds, split, desc, f"hub:{spec}")
+    return _release(root, split, desc)
+
+
+def from_dataset(ds, *, source: str = "the dataset", split: str | None = None):
+    """A ``datasets`` Dataset (e.g. what ``load_dataset(REPO)`` returns) as evaluation input:
+    PRISM rows pass unchanged, others have their columns mapped onto PRISM's schema
+    (:func:`prism_dataset.mapping.as_prism`); a SchemaError names the missing columns."""
+    return _pick_split(ds, split, {}, source)[0]
+
+
+def _pick_split(ds, split: str | None, desc: dict, source: str):
+    import datasets
+
+    from prism_dataset.mapping import SchemaError, as_prism
+    if isinstance(ds, (datasets.DatasetDict, datasets.IterableDatasetDict)):
+        names = list(ds)
+        if split is None:
+            split = "test" if "test" in names else names[0]
+        if split not in names:
+            raise PrismError(f"dataset {source!r} has no split {split!r} (splits: {names})")
+        desc["split"] = split
+        ds = ds[split]
+    try:
+        ds = as_prism(ds, source=f"dataset {source!r}")
+    except SchemaError as exc:
+        raise PrismError(str(exc)) from None
+    desc["images"] = dataset_image_counts(ds)
+    return ds, desc
+
+
+def dataset_image_counts(ds) -> dict:
+    """:func:`prism_dataset.release.count_images` over a dataset's posts, images left encoded."""
+    import datasets
+
+    from prism_dataset.release import count_images
+    if isinstance(ds, datasets.Dataset):
+        table = ds.select_columns(["posts"]).with_format("arrow")
+        rows = (r for batch in table.iter(batch_size=64) for r in batch.to_pylist())
+    else:
+        rows = ds.decode(False) if hasattr(ds, "decode") else ds
+    return count_images(rows)
 
 
 def raise_user_facing(exc: BaseException, what: str) -> NoReturn:
@@ -191,27 +273,14 @@ def _load_folder(path: Path, split: str | None, desc: dict):
     import datasets
 
     if not path.exists():
-        raise PrismError(f"dataset {str(path)!r} not found: use v1, synthetic or a folder")
+        raise PrismError(f"dataset {str(path)!r} not found: use v1, synthetic, hub:REPO or "
+                              "a folder")
     path = path.resolve()
     desc["dataset"] = str(path)
     if (path / "posts.json").is_file():
-        from prism_dataset.builder import PrismBuilder
-        builder = PrismBuilder(config_name="v1", data_dir=str(path))
-        return builder.as_streaming_dataset(split=split or "test"), desc
+        return _release(path, split, desc)
     if (path / "dataset_info.json").is_file() or (path / "dataset_dict.json").is_file():
         ds = datasets.load_from_disk(str(path))
     else:
         ds = datasets.load_dataset(str(path))
-    if isinstance(ds, (datasets.DatasetDict, datasets.IterableDatasetDict)):
-        names = list(ds)
-        if split is None:
-            split = "test" if "test" in names else names[0]
-        if split not in names:
-            raise PrismError(f"dataset {str(path)!r} has no split {split!r} (splits: {names})")
-        desc["split"] = split
-        ds = ds[split]
-    missing = {"user_id", "posts"} - set(ds.column_names or [])
-    if missing:
-        raise PrismError(f"dataset {str(path)!r} is not PRISM user records: no column(s) "
-                              f"{sorted(missing)}")
-    return ds, desc
+    return _pick_split(ds, split, desc, str(path))

@@ -14,7 +14,8 @@ import argparse
 
 from .api import DEFAULT_MODEL, RUNS, RunOptions, evaluate
 
-DATASET_HELP = ("v1 (the release; --data-dir for a local copy), synthetic (generated offline), or a "
+DATASET_HELP = ("v1 (the release; --data-dir for a local copy), synthetic (generated offline), "
+                "hub:OWNER/NAME[@REVISION] (a Hub dataset repository, whatever its layout), or a "
                 "folder (release, save_to_disk or Parquet)")
 
 

@@ -4,7 +4,7 @@ less precise.
 
 Any backend by name (``LLMJudge("openai:gpt-4o-mini")``) or instance; temperature 0. Verdicts are
 kept in memory per (attribute, truth, guess) and, with ``cache=``, on disk through the shared
-response cache (prism_eval/cache.py), whose key holds the judge model and the prompt's hash, so a
+response cache (prism_core/cache.py), whose key holds the judge model and the prompt's hash, so a
 verdict is stored per (truth, guess, judge model, prompt version). ``describe()`` is what scores
 record. Off by default: scoring is complete without it (rules only).
 """

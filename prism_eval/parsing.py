@@ -1,4 +1,4 @@
-"""Model text -> prediction (prism_eval/prediction.py format); tolerant of messy output, never raises.
+"""Model text -> prediction (prism_core/prediction.py format); tolerant of messy output, never raises.
 
 What models really write: JSON in code fences or wrapped in prose, ``<think>`` blocks, trailing
 commas, comments, single quotes, Python literals (``True``/``None``), answers cut off by the token

@@ -75,6 +75,17 @@ class Run:
         return f"{name} ({self.summary.get('users', len(self.records))} users)"
 
     @property
+    def images(self) -> str:
+        """Referenced images the run had ("0 of 1537" says its image channel measured nothing);
+        "–" for a run recorded before the dataset description counted them."""
+        counts = (self.config.get("dataset") or {}).get("images") or {}
+        if not counts:
+            return "–"
+        bad = [f"{counts[k]} {k}" for k in ("missing", "unreadable") if counts.get(k)]
+        return f"{counts.get('found', 0)} of {counts.get('referenced', 0)}" + \
+            (f" ({', '.join(bad)})" if bad else "")
+
+    @property
     def group(self) -> str:
         """Runs of one group differ only in their variant: same model(s), same dataset."""
         return f"{self.model} on {self.dataset}"
@@ -394,9 +405,10 @@ def fig_paper(runs: list[Run]) -> bytes | None:
 # ------------------------------------------------------------------ tables
 
 def _table_runs(runs: list[Run]) -> tuple[list[str], list[list[str]]]:
-    head = ["#", "run", "model / roles", "variant", "dataset", "users", "failed", "judge"]
+    head = ["#", "run", "model / roles", "variant", "dataset", "users", "images", "failed", "judge"]
     rows = [[str(i + 1), r.label, r.model, VARIANT_NAMES.get(r.variant, r.variant), r.dataset,
-             str(r.summary.get("users", len(r.records))), str(r.summary.get("failures", 0)),
+             str(r.summary.get("users", len(r.records))), r.images,
+             str(r.summary.get("failures", 0)),
              str((r.config.get("judge") or "none"))] for i, r in enumerate(runs)]
     return head, rows
 

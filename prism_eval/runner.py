@@ -8,7 +8,7 @@ writes, in ``out_dir``:
     {"user_id": "person-001", "index": 0,            # position in the dataset
      "variant": "chain", "topics": true,
      "models": {"text": "hf:Qwen/...", "image": "...", "synthesis": "..."},
-     "prediction": {...},                           # prism_eval/prediction.py format
+     "prediction": {...},                           # prism_core/prediction.py format
      "raw": {"text": "...", "image": {"post1:image": "..."}, "synthesis": "..."},  # None = failed call
      "scores": {...},                               # scoring.score_user(prediction, truth, ...)
      "truth": {...}, "leakage": [...],              # canonical attributes and leakage plan

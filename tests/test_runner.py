@@ -416,7 +416,9 @@ def test_not_prism_records_is_a_clear_error(tmp_path):
 def test_synthetic_dataset_with_a_leakage_plan(tmp_path):
     """--dataset synthetic builds users with the real generator; the leakage plan reaches the scores."""
     ds, info = load_users("synthetic", n_users=6, seed=7, cache_dir=str(tmp_path / "hf"))
+    images = info.pop("images")
     assert info == {"dataset": "synthetic", "n_users": 6, "seed": 7}
+    assert images["found"] == images["referenced"] > 0 and images["missing"] == 0
     s = evaluate(ds, "lexicon", tmp_path / "out", dataset_info=info, progress=False)
     records = read_results(tmp_path / "out")
     assert len(records) == 6 and len({r["user_id"] for r in records}) == 6

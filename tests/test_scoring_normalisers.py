@@ -1,4 +1,4 @@
-"""The attribute normalisers the scorer relies on (prism_dataset/attributes.py): units, ranges, aliases."""
+"""The attribute normalisers the scorer relies on (prism_core/attributes.py): units, ranges, aliases."""
 from __future__ import annotations
 
 import pytest

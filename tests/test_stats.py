@@ -12,7 +12,8 @@ from prism_dataset.stats import compute_stats, load_splits
 from prism_eval.cli import main as prism
 
 V1_COUNTS = {"users": 543, "posts": 1593, "image_references": 1596, "image_references_none": 59,
-             "images_present": 0, "posts_without_image": 59, "users_image_count_differs": 3}
+             "images_found": 0, "images_missing": 1537, "images_unreadable": 0,
+             "posts_without_image": 59, "users_image_count_differs": 3}
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +96,31 @@ def test_images_are_counted_when_present(v1_dir, tmp_path):
     builder.download_and_prepare()
     builder.as_dataset().save_to_disk(str(tmp_path / "saved"))
     built = compute_stats(load_splits(str(tmp_path / "saved"))["test"])
-    assert built["images_present"] == built["image_references"] - built["image_references_none"] > 0
-    assert compute_stats(load_splits(str(root))["test"])["images_present"] == 0  # not loaded
+    assert built["images_found"] == built["image_references"] - built["image_references_none"] > 0
+    assert built["images_missing"] == built["images_unreadable"] == 0
+    assert compute_stats(load_splits(str(root))["test"]) == built  # the folder, read as the build
+
+
+def test_missing_and_unreadable_images_are_told_apart(v1_dir, tmp_path, capsys):
+    root = make_release(v1_dir, tmp_path / "rel", n_users=3, images=True)
+    (root / "images" / "2.jpg").unlink()
+    (root / "images" / "5.jpg").write_bytes(b"\xff\xd8 corrupt")
+    stats = compute_stats(load_splits(str(root))["test"])
+    assert (stats["images_found"], stats["images_missing"], stats["images_unreadable"]) == (7, 1, 1)
+    from prism_dataset.release import Release
+    assert Release(root).image_counts() == {"referenced": 9, "found": 7, "missing": 1,
+                                            "unreadable": 1}
+    assert prism(["stats", str(root)]) == 0
+    out = capsys.readouterr().out
+    assert [l.split()[-1] for l in out.splitlines() if l.strip().startswith("images ")] == \
+        ["7", "1", "1"] and "measures nothing" not in out
+
+
+def test_stats_say_when_no_image_is_present(v1_dir, capsys):
+    assert prism(["stats", str(v1_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "no referenced image is present: the image channel of a run on this data measures " \
+           "nothing" in out
 
 
 @pytest.mark.parametrize("args, message", [

@@ -15,7 +15,8 @@ import os
 import sys
 from pathlib import Path
 
-from ..release import ReleaseError, fetch_release
+from ..hub_release import fetch_release
+from ..release import ReleaseError
 from . import compare
 from .prior import load_prior, user_rng
 
@@ -58,7 +59,7 @@ def find_release(path: str | None) -> Path | None:
                 raise ReleaseError(root, "no target.json in this folder")
             return root
     try:
-        return fetch_release()
+        return fetch_release(images=False)  # only target.json is read
     except ReleaseError:
         return None
 

@@ -3,7 +3,7 @@
 It reads only the text inside ``<user_data>`` blocks (the whole user message when there are
 none), finds explicit cues (self-descriptions such as "as a nurse" or "I'm 34", value words and
 their aliases, hashtags, and a few fixed phrases such as "my late husband" or "Ramadan"), and
-answers with a prediction JSON object (prism_eval/prediction.py) listing up to 3 guesses per
+answers with a prediction JSON object (prism_core/prediction.py) listing up to 3 guesses per
 attribute, ranked by how many posts support them (a post counts once per value, with its
 strongest cue), a confidence and the supporting post ids (from ``[post_id]`` line markers).
 Prediction JSON objects found in the user data (reports of earlier agents) are merged in: their
