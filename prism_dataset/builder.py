@@ -7,8 +7,9 @@ from pathlib import Path
 
 import datasets
 
+from .generation import generate_examples
 from .hub_release import fetch_release
-from .release import HUB_REPO_ID
+from .release import HUB_REPO_ID, Release
 from .schema import CITATION, LICENSE, user_features
 
 __all__ = ["PrismBuilder", "PrismConfig", "HUB_REPO_ID", "fetch_release"]
@@ -94,7 +95,6 @@ class PrismBuilder(datasets.GeneratorBasedBuilder):
 
     def _generate_examples(self, data_dir: str | None = None, user_indices: list[int] | None = None):
         if self.config.name == "v1":
-            from .release import Release
             release = Release(data_dir, load_images=self.config.load_images)
             for record in release.records():
                 yield record["user_id"], record
@@ -104,5 +104,4 @@ class PrismBuilder(datasets.GeneratorBasedBuilder):
             for note in release.notes:
                 log.warning("%s", note)
         else:
-            from .generation import generate_examples
             yield from generate_examples(self.config, user_indices)

@@ -17,13 +17,16 @@ from typing import Iterable, Iterator
 
 from prism_core.attributes import ATTRIBUTES
 
+from .hub import build_splits
 from .release import (
     IMAGE_STATUSES,
     NO_IMAGE,
     TEMPLATE_SLOT,
+    Release,
     ReleaseError,
     add_image_counts,
 )
+from .schema import decode_attributes
 
 __all__ = ["compute_stats", "load_splits", "format_stats", "add_arguments", "run"]
 
@@ -35,7 +38,6 @@ _REQUIRED_COLUMNS = ("user_id", "posts", "topics", "attributes")
 
 def _dataset_rows(ds, source: str) -> Iterator[dict]:
     """Rows of a `datasets.Dataset` as plain dicts, images left encoded, ClassLabels decoded."""
-    from .schema import decode_attributes
     missing = [c for c in _REQUIRED_COLUMNS if c not in ds.column_names]
     if missing:
         raise ReleaseError(source, f"not a PRISM dataset: missing column(s) {missing}")
@@ -58,7 +60,6 @@ def load_splits(path: str | None = None, *, config: str | None = None, data_dir:
                 cache_dir: str | None = None, split: str | None = None) -> dict[str, Iterable[dict]]:
     """Split name -> iterable of user records (attributes decoded to names) for any supported source."""
     if config is not None:
-        from .hub import build_splits
         return _from_dataset_object(build_splits(config, cache_dir=cache_dir, data_dir=data_dir),
                                     f"PrismBuilder config {config!r}", split)
     if path is None:
@@ -68,7 +69,6 @@ def load_splits(path: str | None = None, *, config: str | None = None, data_dir:
         raise ReleaseError(root, "not found (expected a release folder, a saved dataset or a "
                                  "Parquet folder)")
     if (root / "posts.json").is_file() or (root / "target.json").is_file():
-        from .release import Release
         if split not in (None, "test"):
             raise ReleaseError(root, f"a release folder has only the split 'test', not {split!r}")
         return {"test": Release(root).records(raw_images=True)}  # checked by compute_stats

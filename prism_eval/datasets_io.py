@@ -15,6 +15,10 @@ from typing import Any, Iterator, NoReturn
 
 from prism_core.errors import PrismError
 from prism_core.images import check_image, encoded_bytes
+from prism_dataset.hub_release import NoReleaseError, fetch_release
+from prism_dataset.mapping import SchemaError, as_prism
+from prism_dataset.release import Release, count_images
+from prism_dataset.schema import decode_attributes
 
 __all__ = ["Post", "UserInput", "load_users", "iter_users", "user_input", "root_cause",
            "raise_user_facing", "from_dataset", "dataset_image_counts"]
@@ -52,8 +56,6 @@ class UserInput:
 
 def user_input(row: dict, index: int = 0, features=None) -> UserInput:
     """A UserInput from one dataset row (stored or decoded form); bad images become image_error."""
-    from prism_dataset.schema import decode_attributes
-
     user_id = str(row.get("user_id"))
     posts = []
     for i, p in enumerate(row.get("posts") or []):
@@ -169,7 +171,6 @@ def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None
 
 def _fetch(repo_id: str, revision: str | None) -> Path:
     """The Hub release folder of ``repo_id`` (see fetch_release); errors as one line."""
-    from prism_dataset.hub_release import fetch_release
     try:
         return fetch_release(repo_id, revision)
     except Exception as exc:
@@ -182,7 +183,6 @@ def _fetch(repo_id: str, revision: str | None) -> Path:
 def _release(root: Path, split: str | None, desc: dict):
     """A release folder streamed through PrismBuilder, its image counts in ``desc``."""
     from prism_dataset.builder import PrismBuilder
-    from prism_dataset.release import Release
     if split not in (None, "test"):
         raise PrismError(f"a release has only the split 'test', not {split!r}")
     desc["images"] = Release(root).image_counts()
@@ -192,7 +192,6 @@ def _release(root: Path, split: str | None, desc: dict):
 
 def _load_hub(spec: str, split: str | None, cache_dir: str | None, desc: dict):
     """``REPO[@REVISION]``: the release found in the repository, else what load_dataset reads."""
-    from prism_dataset.hub_release import NoReleaseError
     repo_id, _, revision = spec.partition("@")
     if repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise PrismError(f"--dataset hub:{spec}: expected hub:OWNER/NAME[@REVISION]")
@@ -217,7 +216,6 @@ def from_dataset(ds, *, source: str = "the dataset", split: str | None = None):
 def _pick_split(ds, split: str | None, desc: dict, source: str):
     import datasets
 
-    from prism_dataset.mapping import SchemaError, as_prism
     if isinstance(ds, (datasets.DatasetDict, datasets.IterableDatasetDict)):
         names = list(ds)
         if split is None:
@@ -238,7 +236,6 @@ def dataset_image_counts(ds) -> dict:
     """:func:`prism_dataset.release.count_images` over a dataset's posts, images left encoded."""
     import datasets
 
-    from prism_dataset.release import count_images
     if isinstance(ds, datasets.Dataset):
         table = ds.select_columns(["posts"]).with_format("arrow")
         rows = (r for batch in table.iter(batch_size=64) for r in batch.to_pylist())
