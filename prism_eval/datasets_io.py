@@ -42,6 +42,8 @@ class UserInput:
     attributes: dict = field(default_factory=dict)
     leakage: list = field(default_factory=list)
     index: int = 0
+    #: Posts whose text was cut at the post-length limit: [{"post_id", "chars"}].
+    truncated_posts: list = field(default_factory=list)
 
     @property
     def images(self) -> list[Post]:

@@ -92,18 +92,21 @@ class OpenAIBackend(Backend):
 
     # ------------------------------------------------------------------ sync entry
 
-    def generate(self, requests: list[ChatRequest]) -> list[Generation]:
+    #: ``generate(requests, on_answer=f)`` calls ``f(index, generation)`` as each answer arrives.
+    streams_answers = True
+
+    def generate(self, requests: list[ChatRequest], on_answer=None) -> list[Generation]:
         """Answers in request order; runs its own event loop (in a thread when one is running)."""
         if not requests:
             return []
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.agenerate(requests))
+            return asyncio.run(self.agenerate(requests, on_answer))
         with concurrent.futures.ThreadPoolExecutor(1) as pool:  # e.g. inside Jupyter
-            return pool.submit(asyncio.run, self.agenerate(requests)).result()
+            return pool.submit(asyncio.run, self.agenerate(requests, on_answer)).result()
 
-    async def agenerate(self, requests: list[ChatRequest]) -> list[Generation]:
+    async def agenerate(self, requests: list[ChatRequest], on_answer=None) -> list[Generation]:
         """Async version of :meth:`generate` for callers that already run an event loop."""
         from openai import AsyncOpenAI
 
@@ -111,8 +114,14 @@ class OpenAIBackend(Backend):
         client = AsyncOpenAI(api_key=key, base_url=self.base_url, max_retries=0,
                              timeout=self.timeout)
         limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(i: int, r: ChatRequest) -> Generation:
+            gen = await self._one(client, limit, r, key)
+            if on_answer is not None:
+                on_answer(i, gen)
+            return gen
         try:
-            return list(await asyncio.gather(*(self._one(client, limit, r, key) for r in requests)))
+            return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
         finally:
             await client.close()
 
