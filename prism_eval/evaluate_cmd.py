@@ -62,7 +62,11 @@ def add_run_arguments(p: argparse.ArgumentParser, *, model_default: str | None =
     p.add_argument("--overwrite", action="store_true",
                    help="start over in an output folder that holds another configuration")
     p.add_argument("--retry-failed", action="store_true",
-                   help="on resume, run again the users recorded as failed (e.g. API errors)")
+                   help="on resume, run again the users recorded as failed or partial (some "
+                        "call failed after retries): only their failed calls are sent again")
+    p.add_argument("--retry-unparsed", action="store_true",
+                   help="on resume, ask again (past the cache) the calls whose answer could not "
+                        "be read")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -143,7 +147,10 @@ def run_variants(args, variants: list[str], out_of, *, cache_path=None) -> list[
                                overwrite=args.overwrite,
                                progress=not args.no_progress, dataset_info=info,
                                chain_options=options_v, specs=roles,
-                               retry_failed=args.retry_failed, cache_path=cache_path)
+                               retry_failed=args.retry_failed,
+                               retry_unparsed=getattr(args, "retry_unparsed", False),
+                               command=f"prism {getattr(args, 'command', None) or 'evaluate'}",
+                               cache_path=cache_path)
             done.append((variant, out, summary))
     finally:
         for b in {id(b): b for b in backends.values()}.values():

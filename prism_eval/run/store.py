@@ -13,7 +13,6 @@ import logging
 import os
 import platform
 import shutil
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -260,14 +259,7 @@ def versions() -> dict:
 # ------------------------------------------------------------------ the lock
 
 def current_command() -> str:
-    """"prism <command>" of this process when it runs the CLI, else "prism evaluate"."""
-    argv = sys.argv
-    if len(argv) > 1 and (os.path.basename(argv[0]) in ("prism", "cli.py")
-                          or argv[0].endswith("prism_eval/cli.py") or argv[0] == "-m"
-                          or argv[0] == "-c"):
-        for a in argv[1:]:
-            if a in ("evaluate", "audit", "score", "report"):
-                return f"prism {a}"
+    """The command named in the lock when the caller names none (the Python API)."""
     return "prism evaluate"
 
 
