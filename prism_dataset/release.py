@@ -150,12 +150,24 @@ class Release:
             raise ReleaseError(self.posts_path, f"image reference must be text, got {ref!r}", user, field)
         if os.path.isabs(ref) or ref.startswith(("\\", "~")) or re.match(r"^[a-zA-Z]:", ref):
             raise ReleaseError(self.posts_path, f"absolute image path {ref!r} is not allowed", user, field)
-        # A lexical check: symlinks are allowed (the Hub cache links every file to a blob).
         path = Path(os.path.normpath(self.root / ref.replace("\\", "/")))
         if self.root not in path.parents:
             raise ReleaseError(self.posts_path, f"image path {ref!r} escapes the release folder",
                                user, field)
         return path
+
+    def _allowed_roots(self) -> list[Path]:
+        """Where an image file may really be: the release folder, and for a Hub snapshot
+        (``.../snapshots/<rev>/``) the repository's ``blobs/`` folder its files link to."""
+        roots = [self.root]
+        if self.root.parent.name == "snapshots":
+            roots.append((self.root.parent.parent / "blobs").resolve())
+        return roots
+
+    def _inside(self, path: Path) -> bool:
+        """Whether ``path``, symlinks resolved, stays inside the release (see _allowed_roots)."""
+        real = path.resolve()
+        return any(real == r or r in real.parents for r in self._allowed_roots())
 
     def _image(self, user: str, field: str, ref: str) -> dict | None:
         path = self.resolve_image(user, field, ref)
@@ -167,6 +179,10 @@ class Release:
                 self.absent_folders[folder] = self.absent_folders.get(folder, 0) + 1
             else:
                 self._warn(path, user, field, f"image {ref!r} (listed in {self.POSTS}) not found")
+            return None
+        if not self._inside(path):
+            self._warn(path, user, field, f"image {ref!r} is a link to {path.resolve()}, outside "
+                                          "the release folder: not read")
             return None
         from PIL import Image, UnidentifiedImageError
         try:
@@ -219,6 +235,7 @@ class Release:
             attributes = from_v1(self.target[user])
         except AttributeValueError as exc:
             raise ReleaseError(self.target_path, str(exc), user, exc.field) from None
+        check_ranges(attributes, self.target_path, user)
         return {
             "user_id": user,
             "posts": rows,
@@ -233,6 +250,25 @@ class Release:
         not logged here (the caller reports it)."""
         for user in self.posts:
             yield self.record(user)
+
+
+#: Plausible ranges of the numeric truth (inclusive): a value outside is a ReleaseError.
+PLAUSIBLE = {("age",): (1, 120), ("appearance", "height_cm"): (40, 275),
+             ("appearance", "weight_kg"): (2, 650)}
+
+
+def check_ranges(attributes: dict, file, user: str) -> None:
+    """Raise a ReleaseError naming the field when age, height or weight is implausible."""
+    for path, (lo, hi) in PLAUSIBLE.items():
+        value = attributes
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not lo <= value <= hi:
+            name = ".".join(path)
+            raise ReleaseError(file, f"{name}: {value!r} is outside the plausible range "
+                                     f"{lo}-{hi}", user, path[-1] if len(path) == 1 else name)
 
 
 def quirks(posts_entry: dict) -> dict:

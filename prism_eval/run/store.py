@@ -179,14 +179,6 @@ def iter_lines(path: Path, stats: ReadStats) -> Iterator[tuple[int, dict]]:
             yield start, rec
 
 
-def _read_at(path: Path, offset: int) -> dict:
-    with open(path, "rb") as f:
-        f.seek(offset)
-        rec = json.loads(f.readline())
-    rec["user_id"] = str(rec["user_id"])
-    return rec
-
-
 def _index(sources: list[Path], stats: ReadStats) -> dict[str, tuple[int, int, int]]:
     """user_id -> (dataset index, source number, offset); a later source or line replaces."""
     seen: dict[str, tuple[int, int, int]] = {}
@@ -212,8 +204,19 @@ def iter_records(out: Path, sources: list[Path] | None = None,
     seen = _index(sources, stats)
     order = sorted(seen.items(), key=lambda kv: (kv[1][0], kv[0]))
     del seen
-    for _, (_, si, offset) in order:
-        yield _read_at(sources[si], offset)
+    files: dict[int, Any] = {}
+    try:
+        for _, (_, si, offset) in order:
+            if si not in files:
+                files[si] = open(sources[si], "rb")
+            f = files[si]
+            f.seek(offset)
+            rec = json.loads(f.readline())
+            rec["user_id"] = str(rec["user_id"])
+            yield rec
+    finally:
+        for f in files.values():
+            f.close()
 
 
 def read_results(path: str | os.PathLike, stats: ReadStats | None = None) -> list[dict]:

@@ -48,6 +48,7 @@ def summarise(records: Iterable[dict], *, config: dict, chain=None, session: dic
     ids: dict[str, list] = {"failed": [], "partial": [], "dropped": []}
     calls = {"ok": 0, "failed": 0, "unparsed": 0, "cached": 0, "skipped": 0}
     complete_scores, all_scores = [], []
+    shared: dict[str, dict] = {}
     dropped = truncated = 0
     n = 0
     for r in records:
@@ -72,7 +73,7 @@ def summarise(records: Iterable[dict], *, config: dict, chain=None, session: dic
             if len(ids["dropped"]) < 50:
                 ids["dropped"].append(r["user_id"])
         truncated += len(r.get("truncated_posts") or [])
-        sc = r.get("scores") if isinstance(r.get("scores"), dict) else None
+        sc = _compact(r.get("scores"), shared)
         all_scores.append(sc)
         if status == "complete":
             complete_scores.append(sc)
@@ -102,6 +103,22 @@ def summarise(records: Iterable[dict], *, config: dict, chain=None, session: dic
         "session": session if session is not None else previous.get("session"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def _compact(scores, shared: dict[str, dict]) -> dict | None:
+    """A user's scores with identical per-attribute entries shared between users (most are
+    equal), so holding every user's scores for the aggregate costs little memory."""
+    if not isinstance(scores, dict):
+        return None
+    attrs = scores.get("attributes")
+    if not isinstance(attrs, dict):
+        return scores
+    out = {k: v for k, v in scores.items() if k != "attributes"}
+    out["attributes"] = {}
+    for key, entry in attrs.items():
+        blob = json.dumps(entry, sort_keys=True, default=str)
+        out["attributes"][key] = shared.setdefault(blob, entry)
+    return out
 
 
 def _int(v) -> int:
