@@ -53,12 +53,17 @@ class UserInput:
 
 
 
+#: Longest post text given to a model, in characters (about 12k tokens); a longer post is cut
+#: here and the cut is recorded on the user (``truncated_posts``) and logged.
+MAX_POST_CHARS = 50_000
+
+
 def user_input(row: dict, index: int = 0, features=None) -> UserInput:
     """A UserInput from one dataset row (stored or decoded form); bad images become image_error."""
     from prism_dataset.schema import decode_attributes
 
     user_id = str(row.get("user_id"))
-    posts = []
+    posts, truncated = [], []
     for i, p in enumerate(row.get("posts") or []):
         post_id = str(p.get("post_id") or f"post{i + 1}")
         data, error = None, None
@@ -70,13 +75,20 @@ def user_input(row: dict, index: int = 0, features=None) -> UserInput:
             error = f"user {user_id!r}, post {post_id!r}: unreadable image ({type(exc).__name__}: {exc})"
             data = None
         text = p.get("text")
-        posts.append(Post(post_id, text if isinstance(text, str) else None, data, error))
+        text = text if isinstance(text, str) else None
+        if text is not None and len(text) > MAX_POST_CHARS:
+            truncated.append({"post_id": post_id, "chars": len(text)})
+            log.warning("user %r, post %r: text of %d characters cut to %d", user_id, post_id,
+                        len(text), MAX_POST_CHARS)
+            text = text[:MAX_POST_CHARS]
+        posts.append(Post(post_id, text, data, error))
     topics = [(str(t.get("category")), [str(x) for x in (t.get("titles") or [])])
               for t in (row.get("topics") or [])]
     attributes = row.get("attributes") or {}
     if attributes:
         attributes = decode_attributes(attributes, features)
-    return UserInput(user_id, posts, topics, attributes, list(row.get("leakage") or []), index)
+    return UserInput(user_id, posts, topics, attributes, list(row.get("leakage") or []), index,
+                     truncated)
 
 
 def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: int | None = None,

@@ -295,3 +295,58 @@ def test_audit_holds_its_lock_under_its_own_name(release, tmp_path, monkeypatch)
     assert main(["audit", "--dataset", str(release), "--variants", "chain", "--out",
                  str(tmp_path / "a"), "--no-progress", "--limit", "1"]) == 0
     assert seen == ["prism audit"]
+
+
+# ---------------------------------------------------------------- input guards
+
+def test_credentials_in_urls_are_scrubbed_from_written_configuration(release, tmp_path, monkeypatch):
+    from fake_openai import FakeOpenAIServer
+
+    from prism_core.backends import get_backend
+    monkeypatch.setenv("FAKE_KEY", "k")
+    ds, info = _dataset(release)
+    with FakeOpenAIServer() as server:
+        url = server.base_url.replace("http://", "http://alice:hunter2@") + "?api_key=s3cret"
+        b = get_backend("openai:fake", base_url=url, api_key_env="FAKE_KEY")
+        assert "hunter2" not in json.dumps(b.describe()) and "s3cret" not in json.dumps(b.describe())
+        info = {**info, "source": "https://bob:pa55@hub.example/x?token=t0ken"}
+        evaluate(ds, {"single": b}, tmp_path, variant="single", dataset_info=info,
+                 progress=False, limit=1)
+    written = "".join((tmp_path / n).read_text() for n in ("summary.json", "run.json"))
+    for secret in ("hunter2", "s3cret", "pa55", "t0ken"):
+        assert secret not in written
+
+
+def test_oversized_and_unencodable_api_requests_fail_alone_unsent(monkeypatch):
+    from fake_openai import FakeOpenAIServer
+
+    from prism_core.backends import get_backend
+    from prism_core.backends.base import ChatRequest
+    monkeypatch.setenv("FAKE_KEY", "k")
+    with FakeOpenAIServer() as server:
+        b = get_backend("openai:fake", base_url=server.base_url, api_key_env="FAKE_KEY",
+                        max_request_bytes=100_000)
+        big, bad, ok = (ChatRequest.from_prompt("x" * 200_000),
+                        ChatRequest.from_prompt("lone \ud800"), ChatRequest.from_prompt("fine"))
+        g_big, g_bad, g_ok = b.generate([big, bad, ok])
+        assert "max_request_bytes" in g_big.error and "encode" in g_bad.error and g_ok.ok
+        assert server.requests == 1
+
+
+def test_a_long_post_is_cut_and_the_cut_recorded(release, tmp_path):
+    from prism_eval import datasets_io
+    row = {"user_id": "u", "posts": [{"post_id": "p1", "text": "y" * (datasets_io.MAX_POST_CHARS + 5)},
+                                     {"post_id": "p2", "text": "short"}]}
+    u = datasets_io.user_input(row)
+    assert len(u.posts[0].text) == datasets_io.MAX_POST_CHARS and u.posts[1].text == "short"
+    assert u.truncated_posts == [{"post_id": "p1", "chars": datasets_io.MAX_POST_CHARS + 5}]
+
+
+def test_an_empty_release_is_an_error(v1_dir, tmp_path, capsys):
+    def edit(posts, target):
+        posts.clear()
+        target.clear()
+    rel = make_release(v1_dir, tmp_path / "rel", edit=edit)
+    assert main(["evaluate", "--dataset", str(rel), "--model", "lexicon", "--out",
+                 str(tmp_path / "o"), "--no-progress"]) == 2
+    assert "no users" in capsys.readouterr().err

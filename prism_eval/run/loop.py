@@ -16,7 +16,7 @@ from .scoring_bridge import score_batch
 from .sharding import Processes, iterate, shard
 from .spec import RunSpec
 from .store import (CACHE, FORMAT, PARTS, ReadStats, done_users, lock, merge_parts, open_cache,
-                    setup, trim_partial_line, wait_for_parts, write_atomic)
+                    scrub, setup, trim_partial_line, wait_for_parts, write_atomic)
 from .summary import user_status, write_summary
 
 __all__ = ["evaluate", "record_of", "default_batch_size"]
@@ -80,14 +80,14 @@ class _Run:
         self.plain = Chain(self.backends, spec.variant, topics=spec.topics,
                            image_context=spec.image_context, **opts)
         self.models = {r: self.specs.get(r) or "?" for r in self.plain.backends}
-        self.config = {
+        self.config = scrub({
             "dataset": spec.dataset_info or {"dataset": getattr(getattr(dataset, "info", None),
                                                                 "dataset_name", None)},
             "variant": spec.variant, "topics": spec.topics, "image_context": spec.image_context,
             "roles": self.models,
             "prompts": {r: self.plain.template_hashes[r] for r in self.plain.roles},
             "settings": self.plain.describe()["settings"], "judge": spec.judge_spec,
-        }
+        })
 
     # -------------------------------------------------------------- session
 

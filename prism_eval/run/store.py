@@ -248,6 +248,19 @@ def merge_parts(out: Path, stats: ReadStats | None = None) -> int:
     return n
 
 
+def scrub(obj: Any) -> Any:
+    """``obj`` (JSON-like) with credentials in any URL it holds replaced by *** (for every file
+    that records configuration: run.json, summary.json)."""
+    from prism_core.backends.openai_compatible import scrub_url
+    if isinstance(obj, str):
+        return scrub_url(obj)
+    if isinstance(obj, dict):
+        return {k: scrub(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [scrub(v) for v in obj]
+    return obj
+
+
 def versions() -> dict:
     from importlib import metadata
     out = {"python": platform.python_version()}

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from .store import FORMAT, SUMMARY, ReadStats, versions, write_atomic
+from .store import FORMAT, SUMMARY, ReadStats, scrub, versions, write_atomic
 
 __all__ = ["write_summary", "summarise", "format_table", "user_status"]
 
@@ -79,7 +79,7 @@ def summarise(records: Iterable[dict], *, config: dict, chain=None, session: dic
             complete_scores.append(sc)
     cost["model_seconds"] = round(cost["model_seconds"], 3)
     previous = previous or {}
-    return {
+    return scrub({
         "format": FORMAT,
         "config": config,
         "versions": versions(),
@@ -102,7 +102,7 @@ def summarise(records: Iterable[dict], *, config: dict, chain=None, session: dic
         "cost": cost,
         "session": session if session is not None else previous.get("session"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
+    })
 
 
 def _compact(scores, shared: dict[str, dict]) -> dict | None:
