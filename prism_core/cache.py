@@ -178,7 +178,9 @@ class CachedBackend(Backend):
         identity = self.backend.cache_identity() if any(cacheable) else None  # once per call
         keys = [request_key(self.backend, r, identity) if c else None
                 for r, c in zip(requests, cacheable)]
-        found = self.cache.get_many([k for k in keys if k is not None])
+        # a request tagged "refresh" is asked again past the cache (its answer then replaces)
+        found = self.cache.get_many([k for k, r in zip(keys, requests)
+                                     if k is not None and not (r.tags or {}).get("refresh")])
         to_send: dict[str, int] = {}          # key -> index of the request sent for it
         sent: list[int] = []
         for i, key in enumerate(keys):
@@ -195,7 +197,8 @@ class CachedBackend(Backend):
                 to_send[key] = i
                 sent.append(i)
         if sent:
-            answers = self.backend.generate([requests[i] for i in sent])
+            answers = self._send([requests[i] for i in sent],
+                                 [keys[i] if keys[i] in to_send else None for i in sent])
             by_index = dict(zip(sent, answers))
             self.cache.put_many({k: by_index[i] for k, i in to_send.items()})
             for i, key in enumerate(keys):
@@ -206,6 +209,18 @@ class CachedBackend(Backend):
                         first = by_index[to_send[key]]
                         results[i] = _copy(first, cached=first.ok)
         return results  # type: ignore[return-value]
+
+
+    def _send(self, requests: list[ChatRequest], keys: list[str | None]) -> list[Generation]:
+        """The wrapped backend's answers; a backend that reports each answer as it arrives
+        (``generate(..., on_answer=)``) has it stored at once, so a kill loses none."""
+        if not getattr(self.backend, "streams_answers", False):
+            return self.backend.generate(requests)
+
+        def store(i: int, gen: Generation) -> None:
+            if keys[i] is not None and gen.ok:
+                self.cache.put(keys[i], gen)
+        return self.backend.generate(requests, on_answer=store)
 
 
 def _copy(g: Generation, **changes) -> Generation:

@@ -182,7 +182,6 @@ class Release:
             raise ReleaseError(self.posts_path, f"image reference must be text, got {ref!r}", user, field)
         if os.path.isabs(ref) or ref.startswith(("\\", "~")) or re.match(r"^[a-zA-Z]:", ref):
             raise ReleaseError(self.posts_path, f"absolute image path {ref!r} is not allowed", user, field)
-        # A lexical check: symlinks are allowed (the Hub cache links every file to a blob).
         path = Path(os.path.normpath(self.root / ref.replace("\\", "/")))
         if self.root not in path.parents:
             raise ReleaseError(self.posts_path, f"image path {ref!r} escapes the release folder",
@@ -203,9 +202,24 @@ class Release:
     def _raw_image(self, user: str, field: str, ref: str) -> dict | None:
         """The referenced file as read (undecoded), or None when absent; records nothing."""
         path = self.resolve_image(user, field, ref)
-        if not path.is_file():
+        if not path.is_file() or not self._inside(path):  # a link out of the release is not read
             return None
         return {"bytes": path.read_bytes(), "path": os.path.relpath(path, self.root)}
+
+    def _allowed_roots(self) -> list[Path]:
+        """Where an image file may really be: the release folder, and for a Hub snapshot
+        (``.../snapshots/<rev>/``) the repository's ``blobs/`` folder its files link to."""
+        roots = [self.root]
+        for parent in (self.root, *self.root.parents):  # the release may be a snapshot subfolder
+            if parent.parent.name == "snapshots":
+                roots.append((parent.parent.parent / "blobs").resolve())
+                break
+        return roots
+
+    def _inside(self, path: Path) -> bool:
+        """Whether ``path``, symlinks resolved, stays inside the release (see _allowed_roots)."""
+        real = path.resolve()
+        return any(real == r or r in real.parents for r in self._allowed_roots())
 
     def _image(self, user: str, field: str, ref: str) -> dict | None:
         path = self.resolve_image(user, field, ref)
@@ -217,6 +231,10 @@ class Release:
                 self.absent_folders[folder] = self.absent_folders.get(folder, 0) + 1
             else:
                 self._warn(path, user, field, f"image {ref!r} (listed in {self.POSTS}) not found")
+            return None
+        if not self._inside(path):
+            self._warn(path, user, field, f"image {ref!r} is a link to {path.resolve()}, outside "
+                                          "the release folder: not read")
             return None
         from PIL import Image, UnidentifiedImageError
         try:
@@ -230,7 +248,7 @@ class Release:
         return {"bytes": data, "path": os.path.relpath(path, self.root)}
 
     def record(self, user: str, *, raw_images: bool = False) -> dict:
-        """One user record (DESIGN.md §3); raises ReleaseError on a malformed entry."""
+        """One user record (docs/design.md §2); raises ReleaseError on a malformed entry."""
         image_of = self._raw_image if raw_images else self._image
         return v1_record(user, self.posts.get(user), self.target.get(user), image_of,
                          posts_file=self.posts_path, target_file=self.target_path)
@@ -293,6 +311,7 @@ def v1_record(user: str, entry: Any, target_entry: Any, image_of, *, posts_file=
         attributes = from_v1(target_entry)
     except AttributeValueError as exc:
         raise ReleaseError(target_file, str(exc), user, exc.field) from None
+    check_ranges(attributes, target_file, user)
     return {
         "user_id": user,
         "posts": rows,
@@ -301,6 +320,25 @@ def v1_record(user: str, entry: Any, target_entry: Any, image_of, *, posts_file=
         "leakage": [],
         "provenance": empty_provenance(source="prism-v1", version="1.0"),
     }
+
+
+#: Plausible ranges of the numeric truth (inclusive): a value outside is a ReleaseError.
+PLAUSIBLE = {("age",): (1, 120), ("appearance", "height_cm"): (40, 275),
+             ("appearance", "weight_kg"): (2, 650)}
+
+
+def check_ranges(attributes: dict, file, user: str) -> None:
+    """Raise a ReleaseError naming the field when age, height or weight is implausible."""
+    for path, (lo, hi) in PLAUSIBLE.items():
+        value = attributes
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not lo <= value <= hi:
+            name = ".".join(path)
+            raise ReleaseError(file, f"{name}: {value!r} is outside the plausible range "
+                                     f"{lo}-{hi}", user, path[-1] if len(path) == 1 else name)
 
 
 def quirks(posts_entry: dict) -> dict:

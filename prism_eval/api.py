@@ -64,10 +64,12 @@ class RunOptions:
     judge: str | None = None
     overwrite: bool = False
     retry_failed: bool = False
+    retry_unparsed: bool = False
     progress: bool = True
     variants: list[str] | tuple[str, ...] = DEFAULT_RUNS
     out: str | os.PathLike | None = None
     title: str | None = None
+    command: str = "prism_eval.api"  # named in the run folder's lock while it writes
 
     @classmethod
     def from_args(cls, args, **overrides) -> "RunOptions":
@@ -78,6 +80,7 @@ class RunOptions:
         values["roles"] = list(getattr(args, "role", []) or [])
         values["backend_options"] = list(getattr(args, "backend_option", []) or [])
         values["progress"] = not getattr(args, "no_progress", False)
+        values["command"] = f"prism {getattr(args, 'command', None) or 'evaluate'}"
         values.update(overrides)
         return cls(**values)
 
@@ -219,7 +222,9 @@ def run_all(options: RunOptions, folders: dict[str, Path], *, cache_path: Path |
                 image_context=options.image_context, limit=options.limit,
                 batch_size=options.batch_size, judge=options.judge, overwrite=options.overwrite,
                 progress=options.progress, dataset_info=info, chain_options=chain_options,
-                specs=roles, retry_failed=options.retry_failed, cache_path=cache_path)
+                specs=roles, retry_failed=options.retry_failed,
+                retry_unparsed=options.retry_unparsed, command=options.command,
+                cache_path=cache_path)
             done.append(RunResult(name, variant, Path(folders[name]), summary))
     finally:
         for b in {id(b): b for b in backends.values()}.values():

@@ -17,6 +17,7 @@ audit resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+
 from .api import DEFAULT_RUNS, RUNS, RunOptions, audit
 from .evaluate_cmd import DATASET_HELP, add_run_arguments
 

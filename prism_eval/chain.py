@@ -59,6 +59,19 @@ class UserOutcome:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
     failure: str | None = None
+    #: One entry per call: {"role", "image_id" (image calls), "outcome": ok | failed | unparsed,
+    #: "error"}.
+    call_log: list[dict] = field(default_factory=list)
+    #: Images left out: [{"image_id", "reason"}] (unreadable, or outside the release).
+    dropped_images: list[dict] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """complete (every call answered), partial (some call failed after retries) or failed
+        (no prediction could be made)."""
+        if self.failure:
+            return "failed"
+        return "partial" if any(c["outcome"] == "failed" for c in self.call_log) else "complete"
 
     def count(self, gen: Generation) -> None:
         self.calls += 1
@@ -125,6 +138,7 @@ class Chain:
         self.template_hashes = {
             r: hashlib.sha256((t.sha256 + self.guide.sha256).encode()).hexdigest()
             for r, t in self.templates.items()}
+        self._refresh: dict[str, set] = {}
 
     # -------------------------------------------------------------- description
 
@@ -148,6 +162,8 @@ class Chain:
                                                      **values)
         tags = {"role": role, "template_hash": self.template_hashes[role],
                 "user_id": user.user_id, **(extra_tags or {})}
+        if (role, tags.get("image_id")) in self._refresh.get(user.user_id, ()):
+            tags["refresh"] = True  # ask again past the cache (an unreadable answer before)
         return ChatRequest.from_prompt(prompt, system=system or None, images=images,
                                        max_tokens=self.max_tokens[role],
                                        temperature=self.temperature, seed=self.seed,
@@ -202,58 +218,100 @@ class Chain:
     # -------------------------------------------------------------- running
 
     def _generate(self, role: str, requests: list[ChatRequest]) -> list[Generation]:
-        """One backend call for a stage; a crashing backend becomes per-request errors."""
+        """One backend call for a stage. A batch that crashes is retried request by request, so
+        a request that cannot be encoded or sent fails only its own user."""
         if not requests:
             return []
         try:
-            gens = self.backends[role].generate(requests)
-            if len(gens) != len(requests):
-                raise RuntimeError(f"backend returned {len(gens)} answers for {len(requests)} requests")
+            return self._call(role, requests)
+        except PrismError:  # configuration errors stop the run
+            raise
         except Exception as exc:
-            if isinstance(exc, PrismError):  # configuration errors stop the run
+            if len(requests) == 1:
+                return [Generation(error=f"{type(exc).__name__}: {exc}")]
+        out = []
+        for r in requests:
+            try:
+                out.extend(self._call(role, [r]))
+            except PrismError:
                 raise
-            gens = [Generation(error=f"{type(exc).__name__}: {exc}") for _ in requests]
+            except Exception as exc:
+                out.append(Generation(error=f"{type(exc).__name__}: {exc}"))
+        return out
+
+    def _call(self, role: str, requests: list[ChatRequest]) -> list[Generation]:
+        gens = self.backends[role].generate(requests)
+        if len(gens) != len(requests):
+            raise RuntimeError(f"backend returned {len(gens)} answers for {len(requests)} requests")
         return gens
 
-    def run(self, users: list[UserInput]) -> list[UserOutcome]:
-        """Run the variant over a batch of users, stage by stage; never raises for one bad user."""
+    def _build(self, o: UserOutcome, make, *args):
+        """A request from ``make(user, *args)``; one that cannot be built fails only its user."""
+        try:
+            return make(o.user, *args)
+        except PrismError:
+            raise
+        except Exception as exc:
+            o.failure = f"cannot build the request: {type(exc).__name__}: {exc}"
+            o.errors.append(o.failure)
+            return None
+
+    def run(self, users: list[UserInput], refresh: dict[str, set] | None = None) -> list[UserOutcome]:
+        """Run the variant over a batch of users, stage by stage; never raises for one bad user.
+
+        Unreadable images are dropped (recorded on the user) and the user goes on without them.
+        ``refresh``: user_id -> {(role, image_id)} of calls to ask again past the cache.
+        """
+        self._refresh = refresh or {}
         outcomes = [UserOutcome(u) for u in users]
         uses_images = any(r in ("image", "single") for r in self.roles)
-        active = []
         for o in outcomes:
-            bad = [p.image_error for p in o.user.posts if p.image_error]
+            bad = [p for p in o.user.posts if p.image_error]
             if bad and uses_images:
-                o.errors.extend(bad)
-                more = f" (+{len(bad) - 1} more)" if len(bad) > 1 else ""
-                o.failure = f"unreadable image(s): {bad[0]}{more}"
-            else:
-                active.append(o)
+                o.errors.extend(p.image_error for p in bad)
+                o.dropped_images.extend({"image_id": p.image_id, "reason": p.image_error}
+                                        for p in bad)
         if self.variant == "single":
-            self._run_single(active)
+            self._run_single(outcomes)
+            self._nothing_left(outcomes)
             return outcomes
-        reports: dict[int, list[tuple[str, Parsed]]] = {id(o): [] for o in active}
+        reports: dict[int, list[tuple[str, Parsed]]] = {id(o): [] for o in outcomes}
         if "text" in self.roles:
-            self._evidence("text", [(o, None, r) for o in active
-                                    if (r := self.text_request(o.user)) is not None], reports)
+            self._evidence("text", [(o, None, r) for o in outcomes
+                                    if (r := self._build(o, self.text_request)) is not None], reports)
         if "image" in self.roles:
-            self._evidence("image", [(o, image_id, r) for o in active
-                                     for image_id, r in self.image_requests(o.user)], reports)
+            jobs = []
+            for o in outcomes:
+                for image_id, r in self._build(o, self.image_requests) or []:
+                    jobs.append((o, image_id, r))
+            self._evidence("image", jobs, reports)
         todo = []
-        for o in active:
-            if not o.calls:
+        for o in outcomes:
+            if o.failure or not o.calls:
                 continue  # nothing to analyse for this variant (e.g. no images): unanswered
             if not reports[id(o)]:
                 o.failure = "every evidence request failed: " + (o.errors[0] if o.errors else "?")
                 continue
-            todo.append(o)
-        requests = [self.synthesis_request(o.user, reports[id(o)]) for o in todo]
-        for o, gen in zip(todo, self._generate("synthesis", requests)):
+            req = self._build(o, self.synthesis_request, reports[id(o)])
+            if req is not None:
+                todo.append((o, req))
+        for (o, _), gen in zip(todo, self._generate("synthesis", [r for _, r in todo])):
             parsed = self._record(o, "synthesis", gen)
             if parsed is None:
                 o.failure = f"synthesis failed: {gen.error}"
             else:
                 o.prediction = parsed.prediction
+        self._nothing_left(outcomes)
         return outcomes
+
+    @staticmethod
+    def _nothing_left(outcomes: list[UserOutcome]) -> None:
+        """A user whose only input was dropped images failed (nothing left to analyse)."""
+        for o in outcomes:
+            if not o.calls and not o.failure and o.dropped_images:
+                n = len(o.dropped_images)
+                o.failure = (f"nothing to analyse: {n} unreadable image(s) dropped "
+                             f"({o.dropped_images[0]['reason']})")
 
     def _evidence(self, role: str, jobs: list[tuple[UserOutcome, str | None, ChatRequest]],
                   reports: dict[int, list[tuple[str, Parsed]]]) -> None:
@@ -267,7 +325,7 @@ class Chain:
                 reports[id(o)].append((title, parsed))
 
     def _run_single(self, active: list[UserOutcome]) -> None:
-        jobs = [(o, self.single_request(o.user)) for o in active]
+        jobs = [(o, self._build(o, self.single_request)) for o in active]
         jobs = [(o, r) for o, r in jobs if r is not None]
         for (o, _), gen in zip(jobs, self._generate("single", [r for _, r in jobs])):
             parsed = self._record(o, "single", gen)
@@ -284,11 +342,18 @@ class Chain:
             o.raw[role] = gen.text if gen.ok else None
         else:
             o.raw.setdefault(role, {})[image_id] = gen.text if gen.ok else None
+        call = {"role": role, **({"image_id": image_id} if image_id else {}),
+                "outcome": "ok", "error": None}
+        o.call_log.append(call)
         if not gen.ok:
             where = f"{role} agent" + (f" on [{image_id}]" if image_id else "")
             o.errors.append(f"{where}: {gen.error}")
+            call.update(outcome="failed", error=gen.error)
             return None
-        return parse_output(gen.text, ATTRIBUTE_KEYS, truncated=gen.finish_reason == "length")
+        parsed = parse_output(gen.text, ATTRIBUTE_KEYS, truncated=gen.finish_reason == "length")
+        if parsed.method == "none":
+            call["outcome"] = "unparsed"
+        return parsed
 
 
 def _report_json(parsed: Parsed) -> str:

@@ -8,7 +8,9 @@ unreadable one is reported on its post (the chain records the user as failed). T
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, NoReturn
@@ -48,16 +50,23 @@ class UserInput:
     attributes: dict = field(default_factory=dict)
     leakage: list = field(default_factory=list)
     index: int = 0
+    #: Posts whose text was cut at the post-length limit: [{"post_id", "chars"}].
+    truncated_posts: list = field(default_factory=list)
 
     @property
     def images(self) -> list[Post]:
         return [p for p in self.posts if p.image is not None or p.image_error]
 
 
+#: Longest post text given to a model, in characters (about 12k tokens); a longer post is cut
+#: here and the cut is recorded on the user (``truncated_posts``) and logged.
+MAX_POST_CHARS = 50_000
+
+
 def user_input(row: dict, index: int = 0, features=None) -> UserInput:
     """A UserInput from one dataset row (stored or decoded form); bad images become image_error."""
     user_id = str(row.get("user_id"))
-    posts = []
+    posts, truncated = [], []
     for i, p in enumerate(row.get("posts") or []):
         post_id = str(p.get("post_id") or f"post{i + 1}")
         data, error = None, None
@@ -69,13 +78,20 @@ def user_input(row: dict, index: int = 0, features=None) -> UserInput:
             error = f"user {user_id!r}, post {post_id!r}: unreadable image ({type(exc).__name__}: {exc})"
             data = None
         text = p.get("text")
-        posts.append(Post(post_id, text if isinstance(text, str) else None, data, error))
+        text = text if isinstance(text, str) else None
+        if text is not None and len(text) > MAX_POST_CHARS:
+            truncated.append({"post_id": post_id, "chars": len(text)})
+            log.warning("user %r, post %r: text of %d characters cut to %d", user_id, post_id,
+                        len(text), MAX_POST_CHARS)
+            text = text[:MAX_POST_CHARS]
+        posts.append(Post(post_id, text, data, error))
     topics = [(str(t.get("category")), [str(x) for x in (t.get("titles") or [])])
               for t in (row.get("topics") or [])]
     attributes = row.get("attributes") or {}
     if attributes:
         attributes = decode_attributes(attributes, features)
-    return UserInput(user_id, posts, topics, attributes, list(row.get("leakage") or []), index)
+    return UserInput(user_id, posts, topics, attributes, list(row.get("leakage") or []), index,
+                     truncated)
 
 
 def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: int | None = None,
@@ -98,7 +114,8 @@ def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: in
             for pos, row in zip(part, rows):
                 yield user_input(row, pos, features)
         return
-    rows = dataset.decode(False) if hasattr(dataset, "decode") else dataset
+    with without_torch():
+        rows = dataset.decode(False) if hasattr(dataset, "decode") else dataset
     wanted = None if indices is None else set(indices)
     if indices is not None:
         stop = min(stop if stop is not None else 1 << 62, max(indices, default=-1) + 1)
@@ -113,6 +130,26 @@ def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: in
 
 
 # ------------------------------------------------------------------ loading by name
+
+@contextlib.contextmanager
+def without_torch():
+    """Make ``datasets`` build IterableDatasets without importing torch (it would only share the
+    epoch counter with DataLoader workers, which the chain never uses; 2 s and ~190 MiB)."""
+    import datasets.config as config
+    if "torch" in sys.modules or not config.TORCH_AVAILABLE:
+        yield
+        return
+    config.TORCH_AVAILABLE = False
+    try:
+        yield
+    finally:
+        config.TORCH_AVAILABLE = True
+
+
+def _streaming(builder, split: str | None):
+    with without_torch():
+        return builder.as_streaming_dataset(split=split or "test")
+
 
 def load_users(dataset: str, *, data_dir: str | None = None, n_users: int | None = None,
                seed: int | None = None, split: str | None = None, cache_dir: str | None = None,
@@ -187,7 +224,7 @@ def _release(root: Path, split: str | None, desc: dict):
         raise PrismError(f"a release has only the split 'test', not {split!r}")
     desc["images"] = Release(root).image_counts()
     builder = PrismBuilder(config_name="v1", data_dir=str(root))
-    return builder.as_streaming_dataset(split="test"), desc
+    return _streaming(builder, "test"), desc
 
 
 def _load_hub(spec: str, split: str | None, cache_dir: str | None, desc: dict):

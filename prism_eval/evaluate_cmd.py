@@ -62,7 +62,11 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="start over in an output folder that holds another configuration")
     p.add_argument("--retry-failed", action="store_true",
-                   help="on resume, run again the users recorded as failed (e.g. API errors)")
+                   help="on resume, run again the users recorded as failed or partial (some "
+                        "call failed after retries): only their failed calls are sent again")
+    p.add_argument("--retry-unparsed", action="store_true",
+                   help="on resume, ask again (past the cache) the calls whose answer could not "
+                        "be read")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -172,15 +172,18 @@ def test_crashing_backend_becomes_errors_but_configuration_errors_stop(users):
         Chain({"single": b}, "single").run(users)
 
 
-def test_corrupt_image_fails_only_that_user(users):
+def test_corrupt_image_is_dropped_and_recorded_on_that_user(users):
     import copy
     bad = copy.deepcopy(users)
     bad[1].posts[0].image, bad[1].posts[0].image_error = None, "user 'person-002', post 'post1': unreadable image"
     b = Recorder()
     outcomes = Chain({r: b for r in ("text", "image", "synthesis")}).run(bad)
-    assert outcomes[1].failure.startswith("unreadable image(s)")
-    assert outcomes[1].calls == 0
+    assert outcomes[1].failure is None and outcomes[1].status == "complete"
+    assert outcomes[1].dropped_images == [{"image_id": "post1:image",
+                                           "reason": bad[1].posts[0].image_error}]
+    assert not any(c.get("image_id") == "post1:image" for c in outcomes[1].call_log)
     assert outcomes[0].failure is None and outcomes[2].failure is None
+    assert not outcomes[0].dropped_images
     # the text-only variant never looks at images: the user is fine there
     outcomes = Chain({r: b for r in ("text", "synthesis")}, "text-only").run(bad)
     assert all(o.failure is None for o in outcomes)

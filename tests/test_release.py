@@ -205,12 +205,41 @@ def test_image_path_escaping_the_folder_is_refused(v1_dir, tmp_path, ref, messag
 
 def test_symlinked_images_inside_the_release_are_read(v1_dir, tmp_path):
     """The Hub cache stores each file as a symlink to a blob outside the snapshot folder."""
-    root = make_release(v1_dir, tmp_path / "rel", images=True)
-    blob = tmp_path / "blobs" / "abc"
+    repo = tmp_path / "datasets--prism--v1"
+    root = make_release(v1_dir, repo / "snapshots" / "0123abc", images=True)
+    blob = repo / "blobs" / "abc"
     blob.parent.mkdir()
     shutil.move(root / "images" / "1.jpg", blob)
     (root / "images" / "1.jpg").symlink_to(blob)
     assert records(root)[0]["posts"][0]["image"]["bytes"] == blob.read_bytes()
+
+
+def test_a_symlink_leaving_the_release_is_not_followed(v1_dir, tmp_path, caplog):
+    root = make_release(v1_dir, tmp_path / "rel", images=True)
+    secret = tmp_path / "outside" / "secret.jpg"
+    secret.parent.mkdir()
+    shutil.move(root / "images" / "1.jpg", secret)
+    (root / "images" / "1.jpg").symlink_to(secret)
+    release = Release(root)
+    recs = list(release.records())
+    assert recs[0]["posts"][0]["image"] is None
+    assert len(release.warnings) == 1 and "outside the release folder" in release.warnings[0].message
+
+
+@pytest.mark.parametrize("field, value", [("age", -5), ("age", 10 ** 30), ("height", "900 cm"),
+                                          ("weight", "0 kg")])
+def test_implausible_numbers_are_a_named_error(v1_dir, tmp_path, capsys, field, value):
+    def edit(posts, target):
+        if field == "age":
+            target["person-002"]["age"] = value
+        else:
+            target["person-002"]["appearance"][field] = value
+    root = make_release(v1_dir, tmp_path / "rel", edit=edit)
+    with pytest.raises(ReleaseError, match="outside the plausible range"):
+        records(root)
+    assert prism(["stats", str(root)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "person-002" in err and "plausible range" in err
 
 
 def _image_problem(v1_dir, tmp_path, damage):

@@ -58,8 +58,13 @@ def test_results_and_summary(release, tmp_path):
     assert [r["index"] for r in records] == list(range(6))
     assert [r["user_id"] for r in records] == [f"person-00{i}" for i in range(1, 7)]
     first = records[0]
-    assert set(first) == {"user_id", "index", "variant", "topics", "models", "prediction", "raw",
-                          "scores", "truth", "leakage", "cost", "errors", "failure"}
+    assert set(first) == {"format", "user_id", "index", "variant", "topics", "models", "status",
+                          "prediction", "raw", "scores", "truth", "leakage", "calls",
+                          "dropped_images", "truncated_posts", "cost", "errors", "failure"}
+    assert first["format"] == 2 and first["status"] == "complete"
+    assert [c["role"] for c in first["calls"]] == ["text", "image", "image", "image", "synthesis"]
+    assert all(c["outcome"] == "ok" for c in first["calls"])
+    assert summary["complete"] == 6 and summary["partial"] == 0 and summary["failures"] == 0
     assert first["models"] == {"text": "dummy", "image": "dummy", "synthesis": "dummy"}
     assert first["truth"]["sex"] == "male" and first["truth"]["age"] == 73
     assert set(first["raw"]["image"]) == {"post1:image", "post2:image", "post3:image"}
@@ -132,7 +137,7 @@ def test_dataset_and_iterable_dataset_agree(release, tmp_path):
     assert strip_timing(a[:4]) == strip_timing(b)
 
 
-def test_corrupt_images_fail_one_user_and_the_run_completes(release, tmp_path):
+def test_corrupt_images_are_dropped_recorded_and_counted(release, tmp_path):
     import datasets
     ds, info = _dataset(release)
     rows = list(ds.decode(False))
@@ -140,13 +145,14 @@ def test_corrupt_images_fail_one_user_and_the_run_completes(release, tmp_path):
     table = datasets.Dataset.from_list(rows, features=ds.features)
     summary = evaluate(table, "lexicon", tmp_path, progress=False)
     records = read_results(tmp_path)
-    assert len(records) == 6 and summary["failures"] == 1
+    assert len(records) == 6 and summary["failures"] == 0
     bad = records[2]
-    assert bad["user_id"] == "person-003" and "unreadable image" in bad["failure"]
-    assert "post2" in bad["errors"][0] and bad["cost"]["calls"] == 0
-    assert bad["scores"]["coverage"] == 0
-    assert summary["failed_users"] == ["person-003"]
-    assert all(r["failure"] is None for i, r in enumerate(records) if i != 2)
+    assert bad["user_id"] == "person-003" and bad["failure"] is None
+    assert [d["image_id"] for d in bad["dropped_images"]] == ["post2:image"]
+    assert "unreadable image" in bad["dropped_images"][0]["reason"]
+    assert "post2" in bad["errors"][0] and bad["cost"]["calls"] > 0
+    assert summary["dropped_images"] == 1 and summary["dropped_image_users"] == ["person-003"]
+    assert all(not r["dropped_images"] for i, r in enumerate(records) if i != 2)
 
 
 def test_first_batch_all_failing_stops_with_the_error(release, tmp_path):

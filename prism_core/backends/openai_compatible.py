@@ -9,7 +9,12 @@ never raises for a failed request. Options::
     get_backend("openai:gpt-4o")                      # preset: URL + OPENAI_API_KEY
     get_backend("gemini")                             # alias preset (see presets.py)
     get_backend("openai:my-model", base_url="http://127.0.0.1:8000/v1", api_key_env="MY_KEY",
-                concurrency=16, timeout=120, max_retries=6, backoff_base=1.0, backoff_max=60)
+                concurrency=16, timeout=60, max_retries=6, backoff_base=1.0, backoff_max=60,
+                max_request_bytes=20_000_000)
+
+A request larger than ``max_request_bytes`` (encoded JSON, images included) is not sent: it gets
+an error Generation, as does one that cannot be encoded (e.g. a lone surrogate in its text).
+``describe()`` scrubs credentials from ``base_url``.
 
 The API key is read from the environment variable at call time and never stored on the backend,
 logged, cached or written to results (error texts are scrubbed of it).
@@ -19,9 +24,11 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import email.utils
+import json
 import logging
 import os
 import random
+import re
 import time
 from collections import Counter
 from typing import Any
@@ -48,9 +55,9 @@ class OpenAIBackend(Backend):
 
     def __init__(self, model: str | None = None, revision: str | None = None, *,
                  base_url: str | None = None, api_key_env: str | None = None,
-                 concurrency: int = 16, timeout: float = 120.0, max_retries: int = 6,
+                 concurrency: int = 16, timeout: float = 60.0, max_retries: int = 6,
                  backoff_base: float = 1.0, backoff_max: float = 60.0, image_detail: str | None = None,
-                 json_mode: bool = True, **options):
+                 json_mode: bool = True, max_request_bytes: int = 20_000_000, **options):
         if "api_key" in options:
             raise PrismError("API keys are read from the environment only: set the variable "
                                   "and pass its name as api_key_env")
@@ -69,6 +76,7 @@ class OpenAIBackend(Backend):
         self.max_retries = int(max_retries)
         self.backoff_base, self.backoff_max = float(backoff_base), float(backoff_max)
         self.image_detail, self.json_mode = image_detail, json_mode
+        self.max_request_bytes = int(max_request_bytes)
         self._api_key()  # fail early, naming the variable
         #: Counts of attempt outcomes ("ok", "429", "500", "timeout", "malformed", ...) and totals.
         self.stats: Counter = Counter()
@@ -84,7 +92,7 @@ class OpenAIBackend(Backend):
 
     def describe(self) -> dict:
         out = super().describe()
-        out.update(base_url=self.base_url, api_key_env=self.api_key_env or None)
+        out.update(base_url=scrub_url(self.base_url), api_key_env=self.api_key_env or None)
         return out
 
     def cache_identity(self) -> dict:
@@ -92,18 +100,21 @@ class OpenAIBackend(Backend):
 
     # ------------------------------------------------------------------ sync entry
 
-    def generate(self, requests: list[ChatRequest]) -> list[Generation]:
+    #: ``generate(requests, on_answer=f)`` calls ``f(index, generation)`` as each answer arrives.
+    streams_answers = True
+
+    def generate(self, requests: list[ChatRequest], on_answer=None) -> list[Generation]:
         """Answers in request order; runs its own event loop (in a thread when one is running)."""
         if not requests:
             return []
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.agenerate(requests))
+            return asyncio.run(self.agenerate(requests, on_answer))
         with concurrent.futures.ThreadPoolExecutor(1) as pool:  # e.g. inside Jupyter
-            return pool.submit(asyncio.run, self.agenerate(requests)).result()
+            return pool.submit(asyncio.run, self.agenerate(requests, on_answer)).result()
 
-    async def agenerate(self, requests: list[ChatRequest]) -> list[Generation]:
+    async def agenerate(self, requests: list[ChatRequest], on_answer=None) -> list[Generation]:
         """Async version of :meth:`generate` for callers that already run an event loop."""
         from openai import AsyncOpenAI
 
@@ -111,8 +122,14 @@ class OpenAIBackend(Backend):
         client = AsyncOpenAI(api_key=key, base_url=self.base_url, max_retries=0,
                              timeout=self.timeout)
         limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(i: int, r: ChatRequest) -> Generation:
+            gen = await self._one(client, limit, r, key)
+            if on_answer is not None:
+                on_answer(i, gen)
+            return gen
         try:
-            return list(await asyncio.gather(*(self._one(client, limit, r, key) for r in requests)))
+            return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
         finally:
             await client.close()
 
@@ -121,10 +138,18 @@ class OpenAIBackend(Backend):
     async def _one(self, client, limit: asyncio.Semaphore, req: ChatRequest, key: str) -> Generation:
         import openai
 
-        kwargs = self._payload(req)
         start = time.perf_counter()
-        error = "no attempt made"
         self.stats["requests"] += 1
+        try:
+            kwargs = self._payload(req)
+            size = len(json.dumps(kwargs, ensure_ascii=False).encode("utf-8"))
+        except (ValueError, TypeError) as exc:  # e.g. a lone surrogate: this request only
+            return self._failed(f"cannot encode the request: {type(exc).__name__}: {exc}", key,
+                                start, 0, final=True)
+        if size > self.max_request_bytes:
+            return self._failed(f"request of {size / 1e6:.1f} MB is over max_request_bytes "
+                                f"({self.max_request_bytes / 1e6:.1f} MB)", key, start, 0, final=True)
+        error = "no attempt made"
         for attempt in range(self.max_retries + 1):
             wait = None
             async with limit:
@@ -227,6 +252,19 @@ def _retry_after(headers) -> float | None:
         return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+_URL_SECRET = re.compile(r"(?i)([?&;](?:api[_-]?key|key|token|access[_-]?token|secret|password|"
+                         r"sig|signature|auth)=)[^&;#\s]+")
+
+
+def scrub_url(text):
+    """``text`` with credentials in URLs (user:password@ and key-like query parameters) replaced
+    by ***; anything that is not a string is returned as is."""
+    if not isinstance(text, str):
+        return text
+    return _URL_SECRET.sub(r"\1***", _URL_USERINFO.sub(r"\1***@", text))
 
 
 def _scrub(text: str, key: str) -> str:
