@@ -499,7 +499,7 @@ def fig_cost(runs: list[Run]) -> FigureResult:
     if not panels:
         res.reason = "every run records 0 calls, tokens and model seconds"
         return res
-    fig = _figure(min(10.0, max(6.0, (0.6 * len(runs) + 2.2) * len(panels))), 3.0)
+    fig = _figure(min(10.0, max(3.6 * len(panels), (0.6 * len(runs) + 2.2) * len(panels))), 3.0)
     for i, (key, title) in enumerate(panels):
         ax = fig.add_subplot(1, len(panels), i + 1)
         vals = [c[key] for c in costs]

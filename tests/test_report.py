@@ -131,7 +131,8 @@ def test_report_opens_with_three_sentences_from_the_numbers(audit):
     for v in (chain["top1"], chain["chance_matched"], chain["answered"], chain["answered_chance"]):
         assert f"{100 * v:.1f}%" in s3
     md = (audit / "report.md").read_text("utf-8")
-    assert md.split("## ")[1].startswith("What this audit found") and s1 in md
+    assert md.split("## ")[1].startswith("What this audit found")
+    assert f"**What leaked:** {s1.partition(': ')[2]}" in md
 
 
 @pytest.fixture(scope="module")
