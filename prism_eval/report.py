@@ -537,7 +537,7 @@ def fig_paper(runs: list[Run]) -> FigureResult:
                       "are not shown beside these runs")
         return res
     lo, hi = PAPER_REFERENCE["models_text_image"]
-    rows = [(_wrap(f"this report, run {runs.index(r) + 1}: {r.label}", 40),
+    rows = [(_wrap(f"this report, run {runs.index(r) + 1}: {r.label}", 48),
              100 * (r.scores["attributes"][key].get("top1") or 0), "C0") for r in ours]
     rows += [("paper: human annotators, average", PAPER_REFERENCE["human_average"], "0.55"),
              ("paper: Gemini, human-comparison study", PAPER_REFERENCE["gemini_human_comparison"],
@@ -554,8 +554,8 @@ def fig_paper(runs: list[Run]) -> FigureResult:
     ax.set_xlim(0, 100)
     ax.set_xlabel("religion top-1 accuracy (%)")
     ax.set_title("Religion: runs on PRISM v1 beside the paper's numbers", fontsize=10)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False,
-              borderaxespad=0.0)
+    fig.legend(handles=ax.get_legend_handles_labels()[0], fontsize=8, loc="outside lower center",
+               frameon=False)
     res.figure = fig
     return res
 
@@ -745,7 +745,7 @@ def _summary_section(runs: list[Run]) -> _Section:
         sentences = summary_sentences(rs)
         if len(groups) > 1:
             head, _, rest = sentences[0].partition(": ")
-            sentences[0] = f"{head} ({rs[0].model_words} on {rs[0].dataset}): {rest}"
+            sentences[0] = f"{head}, {rs[0].group}: {rest}"
         text += sentences
     setup = []
     for rs in groups.values():

@@ -271,12 +271,15 @@ def load_runs(paths: list[str]) -> list[Run]:
                 runs.append(((i, *_canonical(run), f.name), run))
     if not runs:
         raise PrismError("no runs to report")
-    seen: dict[str, int] = {}
-    for _, r in runs:
-        seen[r.label] = seen.get(r.label, 0) + 1
-    for _, r in runs:
-        if seen[r.label] > 1:
-            r.label = f"{r.label} [{r.path.name}]"
+    for name in (lambda r: f"{r.label} on {r.dataset_name}", lambda r: f"{r.label} [{r.path.name}]",
+                 lambda r: f"{r.label} [{r.path}]"):
+        seen: dict[str, list[Run]] = {}
+        for _, r in runs:
+            seen.setdefault(r.label, []).append(r)
+        for same in seen.values():
+            if len(same) > 1 and len({name(r) for r in same}) > 1:
+                for r in same:
+                    r.label = name(r)
     groups = list(dict.fromkeys(r.group for _, r in runs))
     ordered = [r for _, r in sorted(runs, key=lambda kr: (groups.index(kr[1].group), kr[0]))]
     for r in ordered:
@@ -477,10 +480,14 @@ def summary_sentences(runs: list[Run]) -> list[str]:
     num = numbers(lead)
     per, al = num["attributes"], num["all"]
     where = f"{lead.n_users} {'PRISM v1' if lead.is_v1 else lead.dataset_name} users"
-    source = {"posts only": "from posts alone", "posts + topics": "from posts and the topics "
-              "they follow"}.get(lead.inputs.split(",")[0], f"from {lead.inputs}")
-    if lead.variant == "image-only":
+    with_images = "image" in lead.channels and "image" not in lead.not_measured
+    if "text" not in lead.channels:
         source = "from images alone"
+    elif lead.topics:
+        source = ("from posts, the topics they follow and images" if with_images
+                  else "from posts and the topics they follow")
+    else:
+        source = "from posts and images, without topics" if with_images else "from posts alone"
     above = sorted((k for k, p in per.items() if p["above"]), key=lambda k: -per[k]["gain"])
     if above:
         top = [f"{attribute_name(k)} ({_pp(per[k]['top1'])} against {_pp(per[k]['chance_matched'])})"
@@ -529,8 +536,12 @@ def summary_sentences(runs: list[Run]) -> list[str]:
             if chain and text and "image" not in chain.not_measured:
                 d = numbers(chain)["all"]["top1"] - numbers(text)["all"]["top1"]
                 tops = _top_gains(chain, text)
-                parts.append(f"adding the images moves the mean top-1 by {100 * d:+.1f} points"
-                             + (f" ({tops})" if tops and d > 0 else ""))
+                if abs(d) < 0.0005:
+                    parts.append("adding the images changes the mean top-1 by less than 0.1 "
+                                 "points")
+                else:
+                    parts.append(f"adding the images moves the mean top-1 by {100 * d:+.1f} points"
+                                 + (f" ({tops})" if tops and d > 0 else ""))
             img = pair(runs, "image-only", True) or pair(runs, "image-only", False)
             if img and img.measured:
                 ni = numbers(img)["all"]

@@ -202,9 +202,12 @@ def _check_figures(runs, md: str):
                     assert e.x0 >= box.x0 - 1 and e.x1 <= box.x1 + 1, (f.name, ax.get_title())
                     assert e.y0 >= box.y0 - 1 and e.y1 <= box.y1 + 1, (f.name, ax.get_title())
             # legends sit outside the data
-            legend = ax.get_legend()
-            if legend is not None:
-                assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+            for legend in [ax.get_legend(), *f.figure.legends]:
+                if legend is not None:
+                    e = legend.get_window_extent(renderer)
+                    assert not e.overlaps(ax.get_window_extent(renderer)), (f.name, ax.get_title())
+                    assert e.x0 >= box.x0 - 1 and e.x1 <= box.x1 + 1 and e.y0 >= box.y0 - 1
+                    assert e.y1 <= box.y1 + 1, (f.name, ax.get_title())
     return drawn
 
 
