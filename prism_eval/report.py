@@ -365,11 +365,20 @@ def fig_channels(runs: list[Run]) -> FigureResult:
     for g, rs in _by_group(runs).items():
         comps, why = _channel_series(rs)
         res.notes += [f"{g}: {w}." for w in why]
-        if comps:
-            groups.append((g, comps))
+        changed = []
+        for name, a, b in comps:
+            if same_scores(a, b):  # a chart of zeros only: said in words instead
+                i, j = sorted((_number(runs, a), _number(runs, b)))
+                res.notes.append(f"{g}: {name.split(' (')[0]} changes nothing — runs {i} and {j} "
+                                 "score alike on every attribute.")
+            else:
+                changed.append((name, a, b))
+        if changed:
+            groups.append((g, changed))
     if not groups:
-        res.reason = ("no pair of runs differs in one input only (run the variants of one model "
-                      "on one dataset, e.g. with \"prism audit\", and a posts-only run)")
+        res.reason = ("no pair of runs that differ in one input scores differently" if res.notes
+                      else "no pair of runs differs in one input only (run the variants of one "
+                      "model on one dataset, e.g. with \"prism audit\", and a posts-only run)")
         return res
     keys = _attrs(runs)
     groups = groups[:4]
