@@ -361,13 +361,14 @@ def _channel_series(rs: list[Run]) -> tuple[list[tuple[str, Run, Run]], list[str
 def fig_channels(runs: list[Run]) -> FigureResult:
     """Per model and dataset: what each input adds, in points of top-1 per attribute."""
     res = FigureResult("channels", "Which input leaks")
-    groups = []
+    groups, alike = [], False
     for g, rs in _by_group(runs).items():
         comps, why = _channel_series(rs)
         res.notes += [f"{g}: {w}." for w in why]
         changed = []
         for name, a, b in comps:
             if same_scores(a, b):  # a chart of zeros only: said in words instead
+                alike = True
                 i, j = sorted((_number(runs, a), _number(runs, b)))
                 res.notes.append(f"{g}: {name.split(' (')[0]} changes nothing — runs {i} and {j} "
                                  "score alike on every attribute.")
@@ -376,7 +377,7 @@ def fig_channels(runs: list[Run]) -> FigureResult:
         if changed:
             groups.append((g, changed))
     if not groups:
-        res.reason = ("no pair of runs that differ in one input scores differently" if res.notes
+        res.reason = ("no pair of runs that differ in one input scores differently" if alike
                       else "no pair of runs differs in one input only (run the variants of one "
                       "model on one dataset, e.g. with \"prism audit\", and a posts-only run)")
         return res
