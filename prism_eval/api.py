@@ -40,7 +40,8 @@ DEFAULT_MODEL = "lexicon"
 # run name -> (chain variant, topics shown to the text agent; None = the option's value)
 RUNS: dict[str, tuple[str, bool | None]] = {**{v: (v, None) for v in VARIANTS},
                                             "posts-only": ("text-only", False)}
-DEFAULT_RUNS = ("chain", "text-only", "posts-only", "image-only", "single")
+# posts-only last, as the report orders runs without topics after the others
+DEFAULT_RUNS = ("chain", "text-only", "image-only", "single", "posts-only")
 
 
 @dataclass

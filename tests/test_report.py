@@ -73,7 +73,7 @@ def test_html_is_self_contained(audit):
     from PIL import Image
     html = (audit / "report.html").read_text("utf-8")
     sources = _images(html)
-    assert len(sources) >= 6
+    assert len(sources) >= 4
     for src in sources:
         assert src.startswith("data:image/png;base64,"), src[:60]
         with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as im:
@@ -85,7 +85,7 @@ def test_html_is_self_contained(audit):
 def test_markdown_references_existing_figures(audit):
     md = (audit / "report.md").read_text("utf-8")
     refs = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
-    assert len(refs) >= 6
+    assert len(refs) >= 4
     for ref in refs:
         assert (audit / ref).is_file(), ref
     for v in VARIANTS:
@@ -95,23 +95,186 @@ def test_markdown_references_existing_figures(audit):
 def test_report_tables_match_the_summaries(audit):
     md = (audit / "report.md").read_text("utf-8")
     runs = load_runs([str(audit)])
-    assert [r.variant for r in runs] == ["text-only", "text-only", "image-only", "chain", "single"]
+    # the order `prism audit` prints its table in
+    assert [r.variant for r in runs] == ["chain", "text-only", "image-only", "single", "text-only"]
+    assert runs[-1].posts_only and not any(r.posts_only for r in runs[:-1])
     row = next(line for line in md.splitlines() if line.startswith("| religion |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    expected = [f"{100 * r.scores['attributes']['religion']['top1']:.1f} / "
-                f"{100 * r.scores['attributes']['religion']['top3']:.1f}" for r in runs]
-    assert sorted(cells[1:len(runs) + 1]) == sorted(expected)
+    for run, cell in zip(runs, cells[1:]):
+        a = run.scores["attributes"]["religion"]
+        # the keyword baseline reads no pixels: image only is "not measured", not a 0.0
+        assert cell == ("not measured" if run.variant == "image-only" else f"{100 * a['top1']:.1f}")
     assert "revealed explicitly" in md and "planned in image" in md
 
 
-def test_report_labels_the_paper_numbers(audit):
+def test_report_labels_models_data_and_what_was_not_measured(audit):
     md = (audit / "report.md").read_text("utf-8")
+    runs_table = md.split("## Runs", 1)[1].split("\n## ", 1)[0]
+    assert "keyword baseline (no model)" in runs_table
+    assert "template posts, placeholder images (caption drawn as text)" in runs_table
+    assert "posts + topics" in runs_table
+    assert runs_table.count("the keyword baseline reads text only, no pixels") == 3  # chain, image, single
+    [image_only] = [r for r in load_runs([str(audit)]) if r.variant == "image-only"]
+    assert not image_only.measured
+    # no markup in the Markdown
+    assert "&nbsp;" not in md and not re.search(r"<[a-z/][^>]*>", md)
+
+
+def test_report_opens_with_three_sentences_from_the_numbers(audit):
+    from prism_eval.report_facts import lead_run, numbers, summary_sentences
+    runs = load_runs([str(audit)])
+    s1, s2, s3 = summary_sentences(runs)
+    chain = numbers(lead_run(runs))["all"]  # posts-only leads when the audit has it
+    assert s1.startswith("What leaked:") and "keyword baseline (no model)" in s1
+    assert s2.startswith("Through which channel:") and "images were not measured" in s2
+    assert "the topics the users follow add" in s2  # the default audit runs posts-only
+    assert s3.startswith("How far above chance:")
+    for v in (chain["top1"], chain["chance_matched"], chain["answered"], chain["answered_chance"]):
+        assert f"{100 * v:.1f}%" in s3
+    md = (audit / "report.md").read_text("utf-8")
+    assert md.split("## ")[1].startswith("What this audit found")
+    assert f"**What leaked:** {s1.partition(': ')[2]}" in md
+
+
+@pytest.fixture(scope="module")
+def audit_posts_only(audit, tmp_path_factory) -> Path:
+    """The audit plus a run of text only without topics, named posts-only, and its report."""
+    out = tmp_path_factory.mktemp("posts") / "audit"
+    shutil.copytree(audit, out)
+    assert main(["evaluate", "--dataset", "synthetic", "--n-users", "40", "--variant", "text-only",
+                 "--no-topics", "--model", "lexicon", "--out", str(out / "posts-only"),
+                 "--no-progress"]) == 0
+    assert main(["report", str(out)]) == 0
+    return out
+
+
+def test_topic_leakage_is_measured_with_a_posts_only_run(audit_posts_only):
+    from prism_eval.report import fig_leakage
+    from prism_eval.report_facts import summary_sentences
+    runs = load_runs([str(audit_posts_only)])
+    assert [(r.variant, r.topics) for r in runs][-1] == ("text-only", False)
+    assert runs[-1].label == "lexicon · text-only · posts only" and runs[-1].inputs == "posts only"
+    s1, s2, _ = summary_sentences(runs)
+    assert s1.startswith("What leaked: from posts alone")
+    assert "the topics the users follow add" in s2 and "hobbies +" in s2
+    # the leakage-mode figure speaks of the posts-only run
+    fig = fig_leakage(runs).figure
+    assert fig.axes[0].get_title().startswith("lexicon · text-only · posts only:")
+    md = (audit_posts_only / "report.md").read_text("utf-8")
+    assert "+ topics (text-only: posts + topics − posts only)" not in md  # in the figure only
+    assert "![Which input leaks](figures/channels.png)" in md
+
+
+def _bar_axes(fig):
+    from matplotlib.patches import Rectangle
+    for ax in fig.axes:
+        yield ax, [p for p in ax.patches if isinstance(p, Rectangle)]
+
+
+def _check_figures(runs, md: str):
+    """Each figure has data (and every bar a height), or its reason is stated in the report."""
+    from prism_eval.report import report_figures
+    results = report_figures(runs)
+    assert [f.name for f in results] == ["accuracy", "heatmap", "channels", "leakage",
+                                         "parse_failures", "cost", "paper"]
+    drawn = {}
+    for f in results:
+        if f.figure is None:
+            assert f.reason and f"{f.title}: {f.reason}." in md, f.name
+            continue
+        drawn[f.name] = f.figure
+        assert f"![{f.title}](figures/{f.name}.png)" in md
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        canvas = FigureCanvasAgg(f.figure)
+        canvas.draw()
+        box = f.figure.bbox
+        for ax, bars in _bar_axes(f.figure):
+            if ax.get_label() == "<colorbar>":
+                continue
+            # no empty panel: every axes shows bars or an image
+            assert bars or ax.images, (f.name, ax.get_title())
+            for b in bars:  # a zero is drawn (a stub), never an invisible bar
+                assert abs(b.get_height()) > 0 and abs(b.get_width()) > 0, (f.name, ax.get_title())
+            # titles and legends fit inside the figure
+            renderer = canvas.get_renderer()
+            for artist in [ax.title, ax.get_legend()]:
+                if artist is not None and artist.get_visible() and getattr(artist, "get_text", lambda: "x")():
+                    e = artist.get_window_extent(renderer)
+                    assert e.x0 >= box.x0 - 1 and e.x1 <= box.x1 + 1, (f.name, ax.get_title())
+                    assert e.y0 >= box.y0 - 1 and e.y1 <= box.y1 + 1, (f.name, ax.get_title())
+            # legends sit outside the data
+            for legend in [ax.get_legend(), *f.figure.legends]:
+                if legend is not None:
+                    e = legend.get_window_extent(renderer)
+                    assert not e.overlaps(ax.get_window_extent(renderer)), (f.name, ax.get_title())
+                    assert e.x0 >= box.x0 - 1 and e.x1 <= box.x1 + 1 and e.y0 >= box.y0 - 1
+                    assert e.y1 <= box.y1 + 1, (f.name, ax.get_title())
+    return drawn
+
+
+def test_every_figure_has_data_or_a_stated_reason(audit_posts_only):
+    runs = load_runs([str(audit_posts_only)])
+    md = (audit_posts_only / "report.md").read_text("utf-8")
+    drawn = _check_figures(runs, md)
+    assert {"accuracy", "heatmap", "channels", "leakage", "cost"} <= set(drawn)
+    assert "Parse failures: no answer of any run failed to parse" in md
+    # zeros are hatched stubs: without topics, nothing the plan leaves unrevealed is found
+    [posts_only] = [r for r in runs if r.posts_only]
+    assert posts_only.scores["unrevealed"]["top1"] == 0.0
+    stubs = [b for _, bars in _bar_axes(drawn["leakage"]) for b in bars if b.get_hatch()]
+    assert len(stubs) >= 5
+    # a comparison of identical runs is said in words, not drawn as a row of zeros
+    assert "one prompt changes nothing — runs 1 and 4 score alike on every attribute." in md
+    [ax] = [a for a in drawn["channels"].axes]
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0].startswith("+ topics")
+    # the not-measured run has no bar anywhere, only its reason
+    assert [r.measured for r in runs if r.variant == "image-only"] == [False]
+    for fig in drawn.values():
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            if legend is not None:
+                assert all("image-only" not in t.get_text() for t in legend.get_texts())
+    assert "the whole run not measured — the keyword baseline reads text only, no pixels" in md
+    # the heat map keeps one decimal
+    texts = [t.get_text() for t in drawn["heatmap"].axes[0].texts]
+    assert all(re.fullmatch(r"\d+\.\d|not\nmeasured", t) for t in texts)
+    # the model-seconds panel is left out with its reason (the lexicon takes no model time)
+    assert [ax.get_title() for ax in drawn["cost"].axes] == ["model calls per user",
+                                                            "tokens per user (prompt + completion)"]
+    assert "model seconds per user: 0 in every run" in md
+
+
+def test_paper_numbers_appear_only_beside_v1_runs(audit, two_models, tmp_path):
+    from prism_eval.report import fig_paper
+    md = (audit / "report.md").read_text("utf-8")
+    assert "## Published numbers" not in md and "54.50" not in md and "44.83" not in md
+    assert "the paper's numbers are from PRISM v1 and no run here is on v1" in md
+    # a report of v1 runs and synthetic runs: the paper's chart names the v1 runs only
+    a, b = two_models
+    runs = load_runs([str(a), str(b), str(audit / "chain")])
+    labels = [t.get_text() for t in fig_paper(runs).figure.axes[0].get_yticklabels()]
+    ours = [t for t in labels if t.startswith("this report")]
+    assert len(ours) == 2 and all("synthetic" not in t and "run 3" not in t for t in ours)
+    out = tmp_path / "mixed"
+    build_report([str(a), str(b), str(audit / "chain")], str(out))
+    md = (out / "report.md").read_text("utf-8")
+    _check_figures(runs, md)
+
+
+def test_report_labels_the_paper_numbers(two_models, tmp_path):
+    a, _ = two_models
+    out = tmp_path / "v1"
+    build_report([str(a)], str(out))
+    md = (out / "report.md").read_text("utf-8")
     section = md.split("## Published numbers (taken from the paper)", 1)[1].split("\n## ", 1)[0]
     assert "2511.03248" in section
     lo, hi = PAPER_REFERENCE["models_text_image"]
     for number in ("30.00", "54.50", f"{lo:.2f}–{hi:.2f}"):
         assert number in section
     assert "not as a like-for-like comparison" in section
+    assert "scoring rules, which it does not publish" in section
+    assert "Run 1 is a keyword baseline, not an M-LLM" in section
+    _check_figures(load_runs([str(a)]), md)
 
 
 def _browser() -> str | None:
@@ -173,9 +336,11 @@ def test_report_compares_several_results_files(two_models, tmp_path, capsys):
     assert md.startswith("# Two attackers")
     assert "Lexicon attacker" in md and "dummy · chain" in md
     head = next(line for line in md.splitlines() if line.startswith("| attribute |"))
-    assert head.count("top-1 / top-3") == 2
-    # v1 has no leakage plan: no leakage section; one model per variant: no variant section
-    assert "leakage mode" not in md and "single agent" not in md.split("## Runs")[1].split("## Cost")[0]
+    assert head.count(": top-1") == 2
+    # v1 has no leakage plan: no leakage section (its reason is listed at the end); one model
+    # per variant: no variant comparison
+    assert "## Accuracy by leakage mode" not in md and "## Which input leaks" not in md
+    assert "no run has a leakage plan" in md
     html = (out / "report.html").read_text("utf-8")
     assert all(s.startswith("data:image/png") for s in _images(html))
 
@@ -230,4 +395,5 @@ def test_audit_of_another_model_on_v1(v1_dir, tmp_path, capsys):
         assert all(r["raw"]["image"] for r in records), v  # the image agent saw the images
         assert _summary(out / v)["config"]["dataset"]["dataset"] == "v1"
     md = (out / "report.md").read_text("utf-8")
-    assert "dummy on v1" in md and "dummy · image-only" in md and "leakage mode" not in md
+    assert "dummy · image-only" in md and "## Accuracy by leakage mode" not in md
+    assert "PRISM v1 release: published posts and images" in md
