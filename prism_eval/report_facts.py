@@ -26,6 +26,7 @@ from pathlib import Path
 from prism_core.attributes import ATTRIBUTE_KEYS
 from prism_core.errors import PrismError
 
+from .records import check_summary
 from .runner import RESULTS, RUN, SUMMARY
 
 __all__ = ["Run", "load_runs", "chance_scores", "numbers", "summary_sentences", "lead_run",
@@ -241,6 +242,8 @@ def _read_run(folder: Path, label: str | None) -> Run:
         summary = None
     except ValueError as exc:
         raise PrismError(f"{folder / SUMMARY}: not valid JSON ({exc})") from None
+    if summary is not None:
+        check_summary(summary, str(folder / SUMMARY))
     if summary is None or summary.get("users") != len(records):
         # a killed run: aggregate what it finished, keeping its recorded configuration
         config = (summary or {}).get("config")

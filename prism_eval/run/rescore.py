@@ -8,6 +8,7 @@ from typing import Any
 
 from prism_core.errors import PrismError
 
+from ..records import check_summary
 from .scoring_bridge import score_batch
 from .store import (
     CACHE,
@@ -72,9 +73,8 @@ def _rescore(path: Path, out: Path, judge: Any, judge_spec: str | None) -> dict:
     write_lines(out / RESULTS, records)
     previous = {}
     if (out / SUMMARY).is_file():
-        previous = read_json(out / SUMMARY, "the summary (summary.json)")
-        if not isinstance(previous, dict):
-            previous = {}
+        previous = check_summary(read_json(out / SUMMARY, "the summary (summary.json)"),
+                                 str(out / SUMMARY))
     config = dict(previous.get("config") or {})
     config["judge"] = judge_spec
     if (out / RUN).is_file():  # a resume must now match the re-scored configuration

@@ -21,6 +21,9 @@ from typing import Any, Iterator
 
 from prism_core.errors import PrismError
 
+from ..records import RESULT_FORMAT as FORMAT
+from ..records import check_line
+
 __all__ = ["RESULTS", "SUMMARY", "RUN", "CACHE", "PARTS", "LOCK", "FORMAT", "ReadStats",
            "iter_records", "read_results", "write_atomic", "write_lines", "trim_partial_line",
            "lock", "setup", "wait_for_parts", "merge_parts", "versions", "read_json",
@@ -31,7 +34,6 @@ log = logging.getLogger("prism_eval.runner")
 RESULTS, SUMMARY, RUN, CACHE, PARTS, LOCK = ("results.jsonl", "summary.json", "run.json",
                                              "cache.sqlite", "parts", "run.lock")
 #: Version of the results-line and summary format (absent = 1: no per-call accounting).
-FORMAT = 2
 _PACKAGES = ("prism-privacy", "datasets", "huggingface_hub", "evaluate", "transformers", "torch",
              "accelerate", "openai", "vllm", "pillow")
 
@@ -136,20 +138,11 @@ class ReadStats:
 
 
 def _check(rec: Any) -> str | None:
-    """Why a decoded line is not a usable record, else None."""
+    """Why a decoded line is not a usable record ("not_object" / "incomplete"), else None
+    (the shape is :class:`prism_eval.records.ResultLine`)."""
     if not isinstance(rec, dict):
         return "not_object"
-    uid = rec.get("user_id")
-    if not isinstance(uid, (str, int)) or isinstance(uid, bool) or uid == "":
-        return "incomplete"
-    if not isinstance(rec.get("prediction"), (dict, type(None))):
-        return "incomplete"
-    for key in ("scores", "cost", "truth", "raw"):
-        if key in rec and not isinstance(rec[key], (dict, type(None))):
-            return "incomplete"
-    if not isinstance(rec.get("index", 0), int) or isinstance(rec.get("index", 0), bool):
-        return "incomplete"
-    return None
+    return "incomplete" if check_line(rec) else None
 
 
 def iter_lines(path: Path, stats: ReadStats) -> Iterator[tuple[int, dict]]:
