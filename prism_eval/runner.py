@@ -22,7 +22,9 @@ serves finished calls from the cache); every other field is reproducible.
 
 ``summary.json`` — ``config`` (dataset, variant, roles, options), ``versions`` (packages),
 ``prompts`` (template versions and hashes), ``backends`` (each role's ``describe()``, never keys),
-``scores`` (``scoring.aggregate`` over all users), ``users``, ``failures``, ``failed_users``,
+``scores`` (``scoring.aggregate`` over all users), ``not_measured`` ({channel: reason} for a
+channel the run could not measure, e.g. ``{"image": "..."}``: report it as "not measured", never
+as 0 %), ``users``, ``failures``, ``failed_users``,
 ``cost`` (calls, cached, tokens, model seconds summed over users), ``session`` (wall time, cache
 hits/misses, processes of the last session) and ``created``.
 
@@ -515,6 +517,7 @@ def summarise(records: list[dict], *, config: dict, chain: Chain | None = None,
         "backends": ({r: b.describe() for r, b in chain.backends.items()} if chain
                      else previous.get("backends")),
         "scores": aggregate([r["scores"] for r in records]),
+        "not_measured": chain.not_measured() if chain else previous.get("not_measured") or {},
         "users": len(records),
         "failures": len(failed),
         "failed_users": failed[:50],
