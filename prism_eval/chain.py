@@ -13,7 +13,13 @@ runs stage by stage: all text requests in one ``generate`` call, then all image 
 all synthesis requests, so local models batch and API backends overlap users. Prompts follow
 the ``<user_data>`` / ``[post_id]`` / ``[post_id:image]`` contract (COMMON.md), so the offline
 ``lexicon`` backend can play every role. Every request carries the tags ``role``,
-``template_hash`` and ``user_id``.
+``template_hash`` and ``user_id``; with ``json_mode`` it asks for JSON with its role's answer
+schema (``SCHEMAS``), which backends enforce where they can.
+
+A backend whose ``reads_images`` is false (a text-only model, the lexicon without OCR) in the
+``image`` or ``single`` role is not sent images: its image calls are skipped (the single prompt
+gets the posts alone), a warning says so once, and :meth:`Chain.not_measured` records the image
+channel as not measured -- never a failure per image.
 """
 from __future__ import annotations
 
