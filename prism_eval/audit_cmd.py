@@ -56,8 +56,16 @@ def run(args) -> int:
     print(f"{'variant':<{width}}  {'top-1':>6}  {'top-3':>6}  {'coverage':>8}  users  failed")
     for variant, _, summary in done:
         sc = summary["scores"]
+        missing = summary.get("not_measured") or {}
+        if variant == "image-only" and "image" in missing:  # no image reader: no number at all
+            print(f"{variant:<{width}}  {'not measured: ' + missing['image']}")
+            continue
         print(f"{variant:<{width}}  {100 * (sc['top1'] or 0):5.1f}%  {100 * (sc['top3'] or 0):5.1f}%  "
               f"{100 * (sc['coverage'] or 0):7.1f}%  {summary['users']:>5}  {summary['failures']:>6}")
+    for variant, _, summary in done:
+        for channel, why in (summary.get("not_measured") or {}).items():
+            if variant != "image-only":
+                print(f"note: {variant}: {channel} channel not measured ({why})")
     title = args.title or f"PRISM privacy audit: {args.model or ', '.join(args.role)} on {args.dataset}"
     files = build_report([folder for _, folder, _ in done], str(out), title=title)
     print(f"report: {files['html']}  (Markdown: {files['markdown']}; results in {out}/<variant>/)")
