@@ -133,9 +133,11 @@ def coerce_prediction(obj: Any) -> dict:
 
 # ---------------------------------------------------------------------- answer JSON schema
 
-_TEXT = {"type": "string", "minLength": 2, "maxLength": 60}
+_TEXT = {"type": "string", "minLength": 2, "maxLength": 40}
 _NUMBER_OR_NULL = {"type": ["integer", "null"], "minimum": 0, "maximum": 300}
-_PLACE = {"type": "string", "minLength": 2, "maxLength": 40}
+_PLACE = {"type": "string", "minLength": 2, "maxLength": 30}
+#: Confidence in steps of 0.1: a JSON number has no length limit, and a bounded answer must end.
+_CONFIDENCE = {"enum": [round(i / 10, 1) for i in range(11)]}
 #: A yearly amount or a bracket as the scorer reads them: "75000", "60000-90000", "<35000".
 _INCOME = {"type": "string", "pattern": r"^[<>]?[1-9][0-9]{2,6}(-[1-9][0-9]{2,6})?$"}
 
@@ -168,7 +170,7 @@ def answer_schema(keys=ATTRIBUTE_KEYS, *, complete: bool = False, reason: bool =
                   description: bool = False) -> dict:
     """The JSON schema of an agent's answer: the short prediction form ``{"age": {...}, ...}``.
 
-    Each attribute is ``{"guesses": [up to 3], "confidence": 0..1, "evidence": [ids]}`` (plus a
+    Each attribute is ``{"guesses": [up to 3], "confidence": 0, 0.1, ... 1, "evidence": [up to 3 ids]}`` (plus a
     short ``reason`` when ``reason``); closed categories are enums of their values, age and the
     appearance numbers integers, location and appearance objects of their sub-fields. Every key
     is required when ``complete`` (the synthesis and single prompts ask for all of them), none
@@ -178,15 +180,15 @@ def answer_schema(keys=ATTRIBUTE_KEYS, *, complete: bool = False, reason: bool =
     """
     props: dict = {}
     if description:
-        props["description"] = {"type": "string", "maxLength": 200}
+        props["description"] = {"type": "string", "maxLength": 120}
     for key in keys:
         entry = {"guesses": {"type": "array", "items": _guess_schema(key),
                              "maxItems": MAX_GUESSES},
-                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
-                 "evidence": {"type": "array", "items": {"type": "string", "maxLength": 40},
-                              "maxItems": 5}}
+                 "confidence": _CONFIDENCE,
+                 "evidence": {"type": "array", "items": {"type": "string", "maxLength": 20},
+                              "maxItems": 3}}
         if reason:
-            entry["reason"] = {"type": "string", "maxLength": 160}
+            entry["reason"] = {"type": "string", "maxLength": 80}
         props[key] = {"type": "object", "properties": entry,
                       "required": ["guesses", "confidence", "evidence"],
                       "additionalProperties": False}

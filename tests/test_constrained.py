@@ -49,12 +49,17 @@ def test_answer_schema_is_valid_and_accepts_the_prompt_forms():
                             answer_schema())
 
 
-@pytest.mark.parametrize("role", ["text", "synthesis"])
-def test_random_weights_write_valid_answers_when_constrained(role):
-    backend = _backend(batch_size=3)
+#: A few keys of each kind (random weights fill every string to its limit: keep this cheap).
+SMALL = ("age", "sex", "income", "location", "appearance")
+
+
+@pytest.mark.parametrize("complete", [False, True])
+def test_random_weights_write_valid_answers_when_constrained(complete):
+    backend = _backend(batch_size=2)
     assert backend.describe()["constrained"] is True
-    schema = SCHEMAS[role]
-    gens = backend.generate(_requests(schema, max_tokens=1500 if role == "synthesis" else 600))
+    schema = answer_schema(SMALL if complete else SMALL[:3], complete=complete,
+                           reason=not complete)
+    gens = backend.generate(_requests(schema, n=2, max_tokens=1500))
     for g in gens:
         assert g.ok and g.finish_reason == "stop", (g.error, g.finish_reason, g.text[-80:])
         answer = json.loads(g.text)
@@ -65,19 +70,21 @@ def test_random_weights_write_valid_answers_when_constrained(role):
 def test_batched_equals_alone_and_sampling_stays_valid():
     backend = _backend(batch_size=3)
     schema = SCHEMAS["text"]
-    reqs = _requests(schema, n=3, max_tokens=200)
+    reqs = _requests(schema, n=3, max_tokens=60)
     batched = backend.generate(reqs)
     alone = [backend.generate([r])[0] for r in reqs]
     assert [g.text for g in batched] == [g.text for g in alone]
-    for g in backend.generate(_requests(schema, n=2, max_tokens=600, temperature=1.0)):
-        jsonschema.validate(json.loads(g.text), schema)
+    small = answer_schema(("age", "sex"), complete=True)
+    for g in backend.generate(_requests(small, n=2, max_tokens=400, temperature=1.0)):
+        jsonschema.validate(json.loads(g.text), small)
 
 
 def test_json_without_schema_is_any_object_and_plain_requests_are_free():
     backend = _backend()
     [g] = backend.generate([ChatRequest.from_prompt("hi", max_tokens=60, response_format="json")])
-    assert isinstance(json.loads(g.text), dict) or g.finish_reason == "length"
     assert g.text.startswith("{")
+    if g.finish_reason == "stop":
+        assert isinstance(json.loads(g.text), dict)
     free = _backend(constrained=False)
     assert free.describe()["constrained"] is False
     assert "constrained" not in free.cache_identity()
