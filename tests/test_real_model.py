@@ -70,10 +70,10 @@ def test_audit_text_only_with_real_weights(smollm2, tmp_path, monkeypatch, capsy
     monkeypatch.setattr(runner, "get_backend", _Shared(smollm2))
     out = tmp_path / "audit"
     assert main(["audit", "--model", SPEC, "--backend-option", "threads=1", "--variants",
-                 "text-only", "--n-users", "3", "--out", str(out), "--no-progress"]) == 0
+                 "text-only", "--n-users", "2", "--out", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "text-only" / "summary.json").read_text())
     records = [json.loads(line) for line in (out / "text-only" / "results.jsonl").open()]
-    assert summary["users"] == 3 and summary["failures"] == 0
+    assert summary["users"] == 2 and summary["failures"] == 0
     assert summary["scores"]["parse_failure_rate"] == 0.0
     assert summary["scores"]["coverage"] > 0
     assert summary["backends"]["text"]["constrained"] is True
@@ -103,9 +103,9 @@ def test_generator_model_writer_with_real_weights(smollm2, tmp_path, monkeypatch
 
     monkeypatch.setattr(backends, "get_backend", _Shared(smollm2))
     s = GenerationSettings.from_config(SimpleNamespace(
-        seed=0, prior="default", posts_per_user=2, image_backend="none", text_backend="hf",
+        seed=0, prior="default", posts_per_user=1, image_backend="none", text_backend="hf",
         text_model="smollm2", generation_cache_dir=str(tmp_path / "gen"),
-        backend_options={"text": {"max_tokens": 40, "temperature": 0.7}}))
+        backend_options={"text": {"max_tokens": 24, "temperature": 0.7}}))
     gen = Generator(s)
     records = list(gen.records(range(1)))
     gen.close()
