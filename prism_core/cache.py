@@ -155,6 +155,7 @@ class CachedBackend(Backend):
         self.backend, self.cache, self.cache_sampled = backend, cache, cache_sampled
         self.name, self.local = backend.name, backend.local
         self.model_id, self.revision, self.options = backend.model_id, backend.revision, {}
+        self.reads_images = backend.reads_images
         self.hits = self.misses = self.uncached = 0
 
     def describe(self) -> dict:
@@ -162,6 +163,9 @@ class CachedBackend(Backend):
 
     def cache_identity(self) -> dict:
         return self.backend.cache_identity()
+
+    def not_measured(self) -> dict[str, str]:
+        return self.backend.not_measured()
 
     def close(self) -> None:
         self.backend.close()

@@ -18,11 +18,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from prism_core.attributes import ATTRIBUTE_KEYS, AttributeValueError, _key
+from prism_core.attributes import ATTRIBUTE_KEYS, ATTRIBUTES, AttributeValueError, _key
 
 __all__ = ["MAX_GUESSES", "empty_prediction", "attribute_prediction", "truth_as_prediction",
            "coerce_prediction", "load_prediction", "coerce_entry", "coerce_failures",
-           "PredictionError"]
+           "PredictionError", "answer_schema"]
 
 MAX_GUESSES = 3
 
@@ -129,3 +129,69 @@ def coerce_prediction(obj: Any) -> dict:
     if failures:
         out["parse_failures"] = coerce_failures(failures)
     return out
+
+
+# ---------------------------------------------------------------------- answer JSON schema
+
+_TEXT = {"type": "string", "minLength": 2, "maxLength": 40}
+_NUMBER_OR_NULL = {"type": ["integer", "null"], "minimum": 0, "maximum": 300}
+_PLACE = {"type": "string", "minLength": 2, "maxLength": 30}
+#: Confidence in steps of 0.1: a JSON number has no length limit, and a bounded answer must end.
+_CONFIDENCE = {"enum": [round(i / 10, 1) for i in range(11)]}
+#: A yearly amount or a bracket as the scorer reads them: "75000", "60000-90000", "<35000".
+_INCOME = {"type": "string", "pattern": r"^[<>]?[1-9][0-9]{2,6}(-[1-9][0-9]{2,6})?$"}
+
+
+def _guess_schema(key: str) -> dict:
+    """The JSON schema of one guess of attribute ``key`` (closed categories as an enum)."""
+    attr = ATTRIBUTES[key]
+    if key == "age":
+        return {"type": "integer", "minimum": 0, "maximum": 120}
+    if key == "location":
+        return {"type": "object", "properties": {
+                    "place_of_birth": {"anyOf": [_PLACE, {"type": "null"}]},
+                    "travel_history": {"type": "array", "items": _PLACE, "maxItems": 5}},
+                "required": ["place_of_birth", "travel_history"], "additionalProperties": False}
+    if key == "appearance":
+        return {"type": "object", "properties": {
+                    "height_cm": _NUMBER_OR_NULL, "weight_kg": _NUMBER_OR_NULL,
+                    "hair_color": {"anyOf": [{**_TEXT, "maxLength": 20}, {"type": "null"}]},
+                    "eye_color": {"anyOf": [{**_TEXT, "maxLength": 20}, {"type": "null"}]}},
+                "required": ["height_cm", "weight_kg", "hair_color", "eye_color"],
+                "additionalProperties": False}
+    if key == "income":
+        return dict(_INCOME)
+    if attr.closed:
+        return {"enum": list(attr.values)}
+    return dict(_TEXT)
+
+
+def answer_schema(keys=ATTRIBUTE_KEYS, *, complete: bool = False, reason: bool = False,
+                  description: bool = False) -> dict:
+    """The JSON schema of an agent's answer: the short prediction form ``{"age": {...}, ...}``.
+
+    Each attribute is ``{"guesses": [up to 3], "confidence": 0, 0.1, ... 1, "evidence": [up to 3 ids]}`` (plus a
+    short ``reason`` when ``reason``); closed categories are enums of their values, age and the
+    appearance numbers integers, location and appearance objects of their sub-fields. Every key
+    is required when ``complete`` (the synthesis and single prompts ask for all of them), none
+    otherwise; ``description`` adds the image agent's one-sentence description first. Strings and
+    lists are bounded so that an enforced answer always ends. Backends that enforce schemas at
+    decoding time (``hf`` with llguidance, vLLM, OpenAI-compatible APIs) read this one schema.
+    """
+    props: dict = {}
+    if description:
+        props["description"] = {"type": "string", "maxLength": 120}
+    for key in keys:
+        entry = {"guesses": {"type": "array", "items": _guess_schema(key),
+                             "maxItems": MAX_GUESSES},
+                 "confidence": _CONFIDENCE,
+                 "evidence": {"type": "array", "items": {"type": "string", "maxLength": 20},
+                              "maxItems": 3}}
+        if reason:
+            entry["reason"] = {"type": "string", "maxLength": 80}
+        props[key] = {"type": "object", "properties": entry,
+                      "required": ["guesses", "confidence", "evidence"],
+                      "additionalProperties": False}
+    return {"type": "object", "properties": props,
+            "required": [k for k in keys] if complete else [],
+            "additionalProperties": False}

@@ -136,12 +136,18 @@ class AuditResult:
         """One line per run: top-1, top-3, coverage, users, failed."""
         width = max([len("variant")] + [len(r.name) for r in self.runs])
         lines = [f"{'variant':<{width}}  {'top-1':>6}  {'top-3':>6}  {'coverage':>8}  users  failed"]
+        notes = []
         for r in self.runs:
-            sc = r.summary["scores"]
+            sc, missing = r.summary["scores"], r.summary.get("not_measured") or {}
+            if r.variant == "image-only" and "image" in missing:  # no image reader: no number
+                lines.append(f"{r.name:<{width}}  not measured: {missing['image']}")
+                continue
             lines.append(f"{r.name:<{width}}  {_pct(sc['top1'])}  {_pct(sc['top3'])}  "
                          f"{_pct(sc['coverage']):>8}  {r.summary['users']:>5}  "
                          f"{r.summary['failures']:>6}")
-        return "\n".join(lines)
+            notes += [f"note: {r.name}: {c} channel not measured ({why})"
+                      for c, why in missing.items()]
+        return "\n".join(lines + notes)
 
     def __str__(self) -> str:
         if self.report is None:

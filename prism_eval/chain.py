@@ -13,25 +13,34 @@ runs stage by stage: all text requests in one ``generate`` call, then all image 
 all synthesis requests, so local models batch and API backends overlap users. Prompts follow
 the ``<user_data>`` / ``[post_id]`` / ``[post_id:image]`` contract (COMMON.md), so the offline
 ``lexicon`` backend can play every role. Every request carries the tags ``role``,
-``template_hash`` and ``user_id``.
+``template_hash`` and ``user_id``; with ``json_mode`` it asks for JSON with its role's answer
+schema (``SCHEMAS``), which backends enforce where they can.
+
+A backend whose ``reads_images`` is false (a text-only model, the lexicon without OCR) in the
+``image`` or ``single`` role is not sent images: its image calls are skipped (the single prompt
+gets the posts alone), a warning says so once, and :meth:`Chain.not_measured` records the image
+channel as not measured -- never a failure per image.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from dataclasses import dataclass, field
 
 from prism_core.attributes import ATTRIBUTE_KEYS
-from prism_core.backends.base import Backend, ChatRequest, Generation
+from prism_core.backends.base import Backend, ChatRequest, Generation, schema_hash
 from prism_core.errors import PrismError
-from prism_core.prediction import empty_prediction
+from prism_core.prediction import answer_schema, empty_prediction
 
 from .datasets_io import UserInput
 from .parsing import Parsed, parse_output
 from .prompts import PromptTemplate, get_template
 
-__all__ = ["ROLES", "VARIANTS", "Chain", "UserOutcome", "render_posts"]
+__all__ = ["ROLES", "VARIANTS", "SCHEMAS", "Chain", "UserOutcome", "render_posts"]
+
+log = logging.getLogger(__name__)
 
 ROLES = ("text", "image", "synthesis", "single")
 VARIANTS: dict[str, tuple[str, ...]] = {
@@ -44,6 +53,13 @@ TEMPLATES = {"text": "text_agent", "image": "image_agent", "synthesis": "synthes
              "single": "single"}
 GUIDE = "attribute_guide"
 DEFAULT_MAX_TOKENS = {"text": 1024, "image": 512, "synthesis": 1024, "single": 1024}
+#: The answer schema of each role (sent with ``response_format="json"``; enforced where the
+#: backend can): evidence agents may leave attributes out, the final answer has all of them.
+SCHEMAS = {"text": answer_schema(reason=True),
+           "image": answer_schema(reason=True, description=True),
+           "synthesis": answer_schema(complete=True),
+           "single": answer_schema(complete=True)}
+IMAGE_ROLES = ("image", "single")
 
 
 @dataclass
@@ -131,6 +147,13 @@ class Chain:
         self.max_tokens = {**DEFAULT_MAX_TOKENS, **(max_tokens or {})}
         self.temperature, self.seed = temperature, seed
         self.response_format = "json" if json_mode else None
+        self.schemas = {r: SCHEMAS[r] for r in self.roles} if json_mode else {}
+        #: Image roles whose model reads no images: their image calls are skipped (recorded in
+        #: not_measured(), logged once here), the rest of the variant runs as usual.
+        self.blind = [r for r in self.roles if r in IMAGE_ROLES
+                      and not getattr(self.backends[r], "reads_images", True)]
+        for r in self.blind:
+            log.warning("%s", self._blind_reason(r))
         versions = prompt_versions or {}
         self.guide = get_template(GUIDE, versions.get(GUIDE))
         self.templates: dict[str, PromptTemplate] = {
@@ -139,6 +162,25 @@ class Chain:
             r: hashlib.sha256((t.sha256 + self.guide.sha256).encode()).hexdigest()
             for r, t in self.templates.items()}
         self._refresh: dict[str, set] = {}
+
+    def _blind_reason(self, role: str) -> str:
+        b = self.backends[role]
+        own = b.not_measured().get("image") if hasattr(b, "not_measured") else None
+        return own or (f"the {role} model {b.model_id!r} reads no images: its image calls are "
+                       f"skipped")
+
+    def not_measured(self) -> dict[str, str]:
+        """{channel: reason} for the channels this chain does not measure, e.g.
+        ``{"image": "the image model 'smollm2' reads no images: ..."}``; empty when it measures
+        every channel its variant uses (summary.json records it as ``not_measured``)."""
+        out: dict[str, str] = {}
+        for role in self.roles:
+            if role in self.blind:
+                out.setdefault("image", self._blind_reason(role))
+            elif role in IMAGE_ROLES and hasattr(self.backends[role], "not_measured"):
+                for channel, why in self.backends[role].not_measured().items():
+                    out.setdefault(channel, why)
+        return out
 
     # -------------------------------------------------------------- description
 
@@ -151,7 +193,9 @@ class Chain:
                         for r in self.roles} | {GUIDE: self.guide.describe()},
             "settings": {"max_tokens": {r: self.max_tokens[r] for r in self.roles},
                          "temperature": self.temperature, "seed": self.seed,
-                         "response_format": self.response_format},
+                         "response_format": self.response_format,
+                         "json_schema": {r: schema_hash(s) for r, s in self.schemas.items()}},
+            "not_measured": self.not_measured(),
         }
 
     # -------------------------------------------------------------- requests
@@ -167,7 +211,8 @@ class Chain:
         return ChatRequest.from_prompt(prompt, system=system or None, images=images,
                                        max_tokens=self.max_tokens[role],
                                        temperature=self.temperature, seed=self.seed,
-                                       response_format=self.response_format, tags=tags)
+                                       response_format=self.response_format,
+                                       json_schema=self.schemas.get(role), tags=tags)
 
     def _topics_note(self, user: UserInput) -> str:
         return " and the topics they follow" if self.topics and user.topics else ""
@@ -180,8 +225,11 @@ class Chain:
                              posts=render_posts(user, topics=self.topics))
 
     def image_requests(self, user: UserInput) -> list[tuple[str, ChatRequest]]:
-        """(image id, request) for every readable image of the user."""
+        """(image id, request) for every readable image of the user (none when the image
+        model reads no images)."""
         out = []
+        if "image" in self.blind:
+            return out
         for p in user.posts:
             if p.image is None:
                 continue
@@ -202,8 +250,11 @@ class Chain:
                              sources_note=f" ({n} report{'s' if n != 1 else ''})")
 
     def single_request(self, user: UserInput) -> ChatRequest | None:
-        """The single prompt (all posts, topics and images), or None when the user has nothing."""
-        images = [p for p in user.posts if p.image is not None]
+        """The single prompt (all posts, topics and images), or None when the user has nothing.
+
+        A single model that reads no images gets the posts and topics alone."""
+        see = "single" not in self.blind
+        images = [p for p in user.posts if p.image is not None and see]
         if not images and not any(p.text for p in user.posts):
             return None
         note = ""
@@ -213,7 +264,7 @@ class Chain:
                     f"(in order: {ids})")
         return self._request("single", user, images=[p.image for p in images],
                              topics_note=self._topics_note(user), images_note=note,
-                             posts=render_posts(user, images=True, topics=self.topics))
+                             posts=render_posts(user, images=see, topics=self.topics))
 
     # -------------------------------------------------------------- running
 
@@ -264,7 +315,7 @@ class Chain:
         """
         self._refresh = refresh or {}
         outcomes = [UserOutcome(u) for u in users]
-        uses_images = any(r in ("image", "single") for r in self.roles)
+        uses_images = any(r in IMAGE_ROLES and r not in self.blind for r in self.roles)
         for o in outcomes:
             bad = [p for p in o.user.posts if p.image_error]
             if bad and uses_images:

@@ -98,6 +98,7 @@ class RunSummary(_Record):
     partial_users: list = Field(default_factory=list)
     calls: dict[str, int] = Field(default_factory=dict)
     dropped_images: StrictInt = 0
+    not_measured: dict[str, str] = Field(default_factory=dict)
     cost: dict[str, Any] = Field(default_factory=dict)
     session: dict[str, Any] | None = None
     created: str | None = None

@@ -32,7 +32,8 @@ produced the line (a resumed run serves finished calls from the cache); every ot
 reproducible.
 
 ``summary.json`` — see :mod:`prism_eval.run.summary` (headline ``scores`` over complete users;
-``complete`` / ``partial`` / ``failures`` counts; ``dropped_images``; ``calls``; ...).
+``complete`` / ``partial`` / ``failures`` counts; ``dropped_images``; ``calls``; ``not_measured``:
+{channel: reason} for a channel the run could not measure, reported as "not measured", never 0 %).
 
 Also ``run.json`` (the configuration a resume must match), ``cache.sqlite`` (the response cache;
 each answer is stored as it arrives), ``run.lock`` (held while a command writes; it names the

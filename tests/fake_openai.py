@@ -14,7 +14,8 @@ Usage::
 ``faults`` maps a substring of the last user message to the behaviours of its successive attempts:
 "ok", "429" (with ``Retry-After: retry_after``), "500", "503", "400", "slow" (answers after
 ``slow_s``, past any short client timeout), "malformed" (200 with a body that is not JSON) and
-"nochoices" (200 JSON without choices); once the list is used up the request succeeds. ``reply``
+"nochoices" (200 JSON without choices); once the list is used up the request succeeds.
+``refuse_schema`` answers 400 to every request sent with a ``json_schema`` response format. ``reply``
 (a function of the request body) makes the answer text; the default echoes the last user text and
 the number of images it got. Standard library only (one thread per connection); ``tests/`` is on
 ``sys.path`` under pytest, so import it as ``fake_openai``.
@@ -64,8 +65,9 @@ class FakeOpenAIServer:
 
     def __init__(self, latency: float = 0.0, faults: dict[str, list[str]] | None = None,
                  reply: Callable[[dict], str] | None = None, retry_after: float = 0.05,
-                 slow_s: float = 2.0):
+                 slow_s: float = 2.0, refuse_schema: bool = False):
         self.latency, self.retry_after, self.slow_s = latency, retry_after, slow_s
+        self.refuse_schema = refuse_schema  # 400 for response_format json_schema (JSON mode only)
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
         self.reply = reply or _echo
         self.lock = threading.Lock()
@@ -161,7 +163,10 @@ class FakeOpenAIServer:
                 self.bodies.append(body)
                 self.outcomes.append((key, behaviour))
             time.sleep(self.slow_s if behaviour == "slow" else self.latency)
-            if behaviour == "429":
+            if self.refuse_schema and (body.get("response_format") or {}).get("type") == "json_schema":
+                self._send(h, 400, {"error": {"message": "response_format type 'json_schema' is "
+                                                         "not supported by this model"}})
+            elif behaviour == "429":
                 self._send(h, 429, {"error": {"message": "rate limited", "type": "rate_limit"}},
                            {"Retry-After": f"{self.retry_after}"})
             elif behaviour in ("500", "503", "400"):

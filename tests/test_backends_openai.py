@@ -235,3 +235,26 @@ def test_preset_overrides(monkeypatch):
     assert find_preset("no-such-model") is None
     assert set(ALIASES) <= {line.split("`")[1] for line in presets_table().splitlines()[2:]
                             if line.startswith("| `")}
+
+
+def test_json_schema_is_sent_and_refusal_falls_back_to_json_mode(api_key):
+    from prism_core.prediction import answer_schema
+
+    schema = answer_schema(complete=True)
+    req = ChatRequest.from_prompt("answer in JSON", response_format="json", json_schema=schema)
+    with FakeOpenAIServer() as server:
+        [g] = _backend(server).generate([req])
+        sent = server.bodies[0]["response_format"]
+    assert g.ok and sent["type"] == "json_schema"
+    assert sent["json_schema"]["schema"] == schema and sent["json_schema"]["strict"] is False
+    with FakeOpenAIServer(refuse_schema=True) as server:
+        backend = _backend(server)
+        first = backend.generate([req])[0]
+        again = backend.generate([req])[0]   # remembered: plain JSON mode straight away
+        kinds = [b["response_format"]["type"] for b in server.bodies]
+    assert first.ok and again.ok
+    assert kinds == ["json_schema", "json_object", "json_object"]
+    assert backend.stats["schema_refused"] == 1 and backend.json_schema is False
+    with FakeOpenAIServer() as server:        # json_schema=False: plain JSON mode only
+        _backend(server, json_schema=False).generate([req])
+        assert server.bodies[0]["response_format"] == {"type": "json_object"}

@@ -38,3 +38,25 @@ def test_tiny_qwen2_vl_on_vllm(tmp_path):
     assert all(g.ok and 1 <= g.completion_tokens <= 6 for g in gens)
     assert [g.text for g in gens] == [backend.generate([r])[0].text for r in reqs]
     backend.close()
+
+
+def test_json_requests_use_vllm_structured_outputs(monkeypatch):
+    """vLLM's own structured outputs (>= 0.11), else the older guided decoding (no GPU needed)."""
+    import types
+
+    from prism_core.backends.vllm_backend import structured_json
+
+    class Params:
+        def __init__(self, **kw):
+            self.kw = kw
+
+    new = types.ModuleType("vllm.sampling_params")
+    new.StructuredOutputsParams = Params
+    monkeypatch.setitem(sys.modules, "vllm", types.ModuleType("vllm"))
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", new)
+    out = structured_json({"type": "object"})
+    assert out["structured_outputs"].kw == {"json": {"type": "object"}}
+    old = types.ModuleType("vllm.sampling_params")
+    old.GuidedDecodingParams = Params
+    monkeypatch.setitem(sys.modules, "vllm.sampling_params", old)
+    assert structured_json({"type": "object"})["guided_decoding"].kw == {"json": {"type": "object"}}

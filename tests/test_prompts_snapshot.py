@@ -1,4 +1,5 @@
-"""Snapshot tests: the exact rendered v1 prompts for the first v1 user, so any drift is deliberate.
+"""Snapshot tests: the exact rendered current prompts (v2) for the first v1 user, so any drift is
+deliberate; and the v2 answer forms carry placeholders, not plausible values a model could copy.
 
 To accept a deliberate change, rerun with PRISM_UPDATE_SNAPSHOTS=1 and review the diff of
 tests/snapshots/prompts/ (and add a new template version rather than editing a released one).
@@ -6,6 +7,7 @@ tests/snapshots/prompts/ (and add a new template version rather than editing a r
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -110,7 +112,10 @@ def test_registry_versions_and_hashes():
         get_template("text_agent", 99)
     chain = _chain()
     described = chain.describe()["prompts"]
-    assert described["text"]["version"] == 1
+    assert described["text"]["version"] == 2 and described["attribute_guide"]["version"] == 2
+    old = _chain(prompt_versions={"text_agent": 1, "attribute_guide": 1}).describe()["prompts"]
+    assert old["text"]["version"] == 1 and old["text"]["template_hash"] != \
+        described["text"]["template_hash"]
     assert len({described[r]["template_hash"] for r in ("text", "image", "synthesis")}) == 3
 
 
@@ -122,3 +127,20 @@ def test_user_data_contract(first_user):
     assert block.strip().splitlines()[0].startswith("[post1] Today was a great day.")
     single = _chain(variant="single").single_request(first_user).text()
     assert "[post1:image]" in single.split("<user_data>")[1]
+
+
+@pytest.mark.parametrize("name", ["text_agent", "image_agent", "synthesis", "single"])
+def test_answer_forms_do_not_anchor(name):
+    """v1 showed concrete values ("age": [34, 30], "female") that small models copied into
+    their answers; v2 shows placeholders only."""
+    from prism_core.attributes import ATTRIBUTES
+
+    text = get_template(name, 2).text
+    form = text.split("in this form", 1)[1].split("\n", 2)[1]
+    values = {str(v).lower() for a in ATTRIBUTES.values() if a.closed for v in a.values}
+    words = set(re.findall(r"[a-z']+", form.lower()))
+    assert not (words & values), words & values
+    assert not re.search(r"\d", form.replace("<0 to 1>", "")), form
+    assert "<" in form and "never copy a placeholder" in text
+    guide = get_template("attribute_guide", 2).text
+    assert "60000-90000" not in guide and "60000-90000" in get_template("attribute_guide", 1).text

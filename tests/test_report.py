@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from release_factory import make_release
 
+from prism_eval.attackers.ocr import engine
 from prism_eval.cli import main
 from prism_eval.report import PAPER_REFERENCE, build_report, chance_scores, load_runs
 from prism_eval.runner import SUMMARY, evaluate, read_results
 
 VARIANTS = ("chain", "text-only", "image-only", "single")
+OCR = engine()[0] is not None
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +40,15 @@ def test_audit_runs_every_variant_and_writes_the_report(audit, capsys):
         assert _summary(audit / v)["config"]["variant"] == v
     assert (audit / "report.html").is_file() and (audit / "report.md").is_file()
     chain, text, image = (_summary(audit / v)["scores"] for v in ("chain", "text-only", "image-only"))
-    # the lexicon reads no pixels: images add nothing, and alone they give no answer at all...
-    assert chain["attributes"] == text["attributes"]
-    assert image["coverage"] == 0.0
-    # ...which is an empty answer, not a parse failure
+    if OCR:  # the lexicon reads the text in the pictures: images add answers of their own...
+        assert image["coverage"] > 0 and image["top1"] > 0
+        assert chain["coverage"] >= text["coverage"]
+        assert all(not _summary(audit / v)["not_measured"] for v in VARIANTS)
+    else:  # no OCR: the image channel is not measured (and says so), images add nothing
+        assert chain["attributes"] == text["attributes"]
+        assert image["coverage"] == 0.0
+        assert "OCR" in _summary(audit / "image-only")["not_measured"]["image"]
+    # ...and an empty answer is not a parse failure
     assert image["parse_failure_rate"] == 0.0
     # explicit cues are what the lexicon finds: explicit leakage beats implicit beats none
     assert chain["by_mode"]["explicit"]["top1"] > chain["by_mode"]["implicit"]["top1"]
@@ -50,8 +57,8 @@ def test_audit_runs_every_variant_and_writes_the_report(audit, capsys):
 
 def test_audit_variants_share_one_cache(audit):
     session = _summary(audit / "image-only")["session"]
-    # every image-agent call of image-only was already made by chain
-    assert session["cache_hits"] >= 40 * 3
+    # every image-agent call of image-only was already made by chain (without OCR there is none)
+    assert session["cache_hits"] >= 40 * 3 if OCR else session["cache_misses"] == 0
     assert (audit / "cache.sqlite").is_file()
     assert not any((audit / v / "cache.sqlite").exists() for v in VARIANTS)
 
@@ -224,7 +231,9 @@ def test_every_figure_has_data_or_a_stated_reason(audit_posts_only):
     stubs = [b for _, bars in _bar_axes(drawn["leakage"]) for b in bars if b.get_hatch()]
     assert len(stubs) >= 5
     # a comparison of identical runs is said in words, not drawn as a row of zeros
-    assert "one prompt changes nothing — runs 1 and 4 score alike on every attribute." in md
+    sentence = "one prompt changes nothing — runs 1 and 4 score alike on every attribute."
+    alike = runs[0].scores["attributes"] == runs[3].scores["attributes"]  # chain and single
+    assert (sentence in md) == alike
     [ax] = [a for a in drawn["channels"].axes]
     assert [t.get_text() for t in ax.get_legend().get_texts()][0].startswith("+ topics")
     # the not-measured run has no bar anywhere, only its reason

@@ -9,7 +9,9 @@ latency and an error string instead of an exception.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
+import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -19,7 +21,7 @@ from ..images import encoded_bytes
 __all__ = ["ChatRequest", "Generation", "Backend", "register_backend", "get_backend",
            "check_installed", "MissingExtra",
            "available_backends", "parse_model_spec", "image_part", "text_part", "UnknownBackend",
-           "request_images"]
+           "request_images", "schema_hash"]
 
 
 def text_part(text: str) -> dict:
@@ -44,6 +46,9 @@ class ChatRequest:
     seed: int | None = None
     stop: list[str] | None = None
     response_format: str | None = None  # "json" asks for a JSON object where the backend can
+    #: With ``response_format="json"``: the JSON schema of the answer, enforced where the backend
+    #: can (hf with llguidance, vLLM structured outputs, OpenAI ``json_schema``).
+    json_schema: dict | None = None
     tags: dict = field(default_factory=dict)
 
     @classmethod
@@ -59,10 +64,16 @@ class ChatRequest:
         return cls(messages=messages, **settings)
 
     def settings(self) -> dict:
-        """Generation settings (everything that changes the output except the messages)."""
-        return {"max_tokens": self.max_tokens, "temperature": self.temperature,
-                "top_p": self.top_p, "seed": self.seed, "stop": self.stop,
-                "response_format": self.response_format}
+        """Generation settings (everything that changes the output except the messages).
+
+        A JSON schema appears as its sha256 (only when set, so requests without one keep their
+        cache keys)."""
+        out = {"max_tokens": self.max_tokens, "temperature": self.temperature,
+               "top_p": self.top_p, "seed": self.seed, "stop": self.stop,
+               "response_format": self.response_format}
+        if self.json_schema is not None:
+            out["json_schema"] = schema_hash(self.json_schema)
+        return out
 
     def text(self) -> str:
         """All text of the messages joined, images left out (for text-only consumers)."""
@@ -74,6 +85,12 @@ class ChatRequest:
             else:
                 out.extend(p["text"] for p in content if p.get("type") == "text")
         return "\n".join(out)
+
+
+def schema_hash(schema: dict) -> str:
+    """A short stable digest of a JSON schema (cache keys and batching)."""
+    text = json.dumps(schema, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def request_images(request: ChatRequest) -> list[bytes]:
@@ -106,9 +123,12 @@ class Backend:
 
     ``local`` backends run stage by stage in batches; API backends run requests concurrently.
     ``model_id`` and ``revision`` identify what answered, for the cache and the results.
+    ``reads_images`` says whether the model sees image parts (the chain skips the image calls of
+    a backend that does not, and records the image channel as not measured).
     """
     name: str = "base"
     local: bool = True
+    reads_images: bool = True
 
     def __init__(self, model: str | None = None, revision: str | None = None, **options):
         self.model_id = model or self.name
@@ -128,6 +148,11 @@ class Backend:
         Subclasses add options that change outputs, e.g. the hf image size limits or the API URL.
         """
         return {"backend": self.name, "model": self.model_id, "revision": self.revision}
+
+    def not_measured(self) -> dict[str, str]:
+        """Channels ("image", "text") this backend answers without reading, with the reason
+        (e.g. an OCR attacker whose OCR engine is not installed); empty when it reads all."""
+        return {}
 
     def close(self) -> None:
         """Release resources (connections, GPU memory)."""

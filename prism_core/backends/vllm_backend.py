@@ -9,7 +9,9 @@ built. Options::
                 gpu_memory_utilization=0.9, max_model_len=32768, max_images=8,
                 max_pixels=768 * 28 * 28, min_pixels=None)
 
-Text-only models work too (``kind="text"`` or a config without a vision tower).
+Text-only models work too (``kind="text"`` or a config without a vision tower). A request with
+``response_format="json"`` is decoded under vLLM's own structured outputs: its ``json_schema``
+(a bare JSON object without one).
 """
 from __future__ import annotations
 
@@ -21,6 +23,17 @@ from ..images import decode_image
 from .base import Backend, ChatRequest, Generation, request_images
 
 logger = logging.getLogger(__name__)
+
+
+def structured_json(schema: dict) -> dict:
+    """SamplingParams keywords that make vLLM's answer match ``schema``: ``structured_outputs``
+    (vLLM >= 0.11), else the older ``guided_decoding``."""
+    try:
+        from vllm.sampling_params import StructuredOutputsParams
+        return {"structured_outputs": StructuredOutputsParams(json=schema)}
+    except ImportError:
+        from vllm.sampling_params import GuidedDecodingParams
+        return {"guided_decoding": GuidedDecodingParams(json=schema)}
 
 
 class VLLMBackend(Backend):
@@ -76,6 +89,10 @@ class VLLMBackend(Backend):
         self._vllm = vllm
         self.llm = vllm.LLM(**engine)
 
+    @property
+    def reads_images(self) -> bool:
+        return self.kind == "vlm"
+
     def describe(self) -> dict:
         return {**super().describe(), "kind": self.kind, "dtype": self.dtype,
                 "max_pixels": self.max_pixels, "min_pixels": self.min_pixels}
@@ -112,6 +129,8 @@ class VLLMBackend(Backend):
             kwargs["seed"] = req.seed
         if req.stop:
             kwargs["stop"] = list(req.stop)
+        if req.response_format == "json":
+            kwargs.update(structured_json(req.json_schema or {"type": "object"}))
         return self._vllm.SamplingParams(**kwargs)
 
     def generate(self, requests: list[ChatRequest]) -> list[Generation]:

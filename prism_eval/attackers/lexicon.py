@@ -9,6 +9,13 @@ strongest cue), a confidence and the supporting post ids (from ``[post_id]`` lin
 Prediction JSON objects found in the user data (reports of earlier agents) are merged in: their
 guesses count as cues weighted by rank. It knows no truths and no priors: an attribute without a
 cue is left out. The output is a deterministic function of the text.
+
+Images are read by OCR (prism_eval/attackers/ocr.py, Tesseract): the text found in each image
+joins the user data as a line ``[post1:image] <text>``, so signs, badges and captions in pictures
+go through the same rules -- the offline image baseline. Option ``ocr``: "auto" (default: OCR when
+Tesseract is installed), true (require it), false (no OCR). Without OCR the backend reads no
+images (``reads_images`` False, ``not_measured()`` says why): the chain skips its image calls and
+the image channel is reported as not measured, never as 0 %.
 """
 from __future__ import annotations
 
@@ -28,7 +35,8 @@ from prism_core.attributes import (
     parse_weight_kg,
     try_normalise,
 )
-from prism_core.backends.base import Backend, ChatRequest, Generation
+from prism_core.backends.base import Backend, ChatRequest, Generation, request_images
+from prism_core.errors import PrismError
 
 __all__ = ["LexiconBackend", "lexicon_predict", "user_data_text", "REFERENCE_YEAR"]
 
@@ -37,6 +45,7 @@ REFERENCE_YEAR = 2025
 
 _USER_DATA = re.compile(r"<user_data>(.*?)(?:</user_data>|\Z)", re.S)
 _MARKER = re.compile(r"^\s*\[([^\]\s]{1,80})\]\s?(.*)$")
+_IMAGE_ID = re.compile(r"\[([^\]\s]{1,80}:image)\]")
 
 
 def user_data_text(request: ChatRequest) -> str:
@@ -52,18 +61,81 @@ def user_data_text(request: ChatRequest) -> str:
     return "\n\n".join(t for m, t in zip(request.messages, texts) if m["role"] == "user")
 
 
+def image_ids(request: ChatRequest, n: int) -> list[str]:
+    """Ids of a request's ``n`` images: its ``image_id`` tag for one image, else the
+    ``[post:image]`` markers of its user data in order, else image1, image2, ..."""
+    if n == 1 and request.tags.get("image_id"):
+        return [str(request.tags["image_id"])]
+    found = list(dict.fromkeys(_IMAGE_ID.findall(user_data_text(request))))
+    return [found[i] if i < len(found) else f"image{i + 1}" for i in range(n)]
+
+
 class LexiconBackend(Backend):
     """Explicit-cue attacker; answers every request with a prediction JSON object."""
     name = "lexicon"
     local = True
 
-    def __init__(self, model: str | None = None, revision: str | None = None, **options):
+    def __init__(self, model: str | None = None, revision: str | None = None, *,
+                 ocr: bool | str = "auto", **options):
         super().__init__(model=model or "lexicon-v1", revision=revision, **options)
+        from . import ocr as ocr_mod
+
+        if ocr not in ("auto", True, False):
+            raise PrismError(f"lexicon backend: ocr must be auto, true or false, got {ocr!r}")
+        self.ocr, self._no_ocr = None, "OCR is turned off (ocr=false)"
+        if ocr is not False:
+            self.ocr, why = ocr_mod.engine()
+            if self.ocr is None:
+                if ocr is True:
+                    raise PrismError(f"lexicon backend: ocr=true but {why}")
+                self._no_ocr = why
+
+    @property
+    def reads_images(self) -> bool:
+        return self.ocr is not None
+
+    def not_measured(self) -> dict[str, str]:
+        return {} if self.ocr is not None else {"image": self._no_ocr}
+
+    def describe(self) -> dict:
+        return {**super().describe(),
+                "image_reader": f"OCR ({self.ocr.version})" if self.ocr else None}
+
+    def cache_identity(self) -> dict:
+        out = super().cache_identity()
+        if self.ocr is not None:
+            out["ocr"] = self.ocr.version
+        return out
+
+    def _image_lines(self, requests: list[ChatRequest]) -> list[str]:
+        """Per request, the ``[image id] text`` lines OCR finds in its images (OCR runs on all
+        images of the call at once, one Tesseract process per core)."""
+        if self.ocr is None:
+            return [""] * len(requests)
+        import os
+        from concurrent.futures import ThreadPoolExecutor
+
+        from .ocr import read_text
+
+        jobs = [(k, image_id, data) for k, req in enumerate(requests)
+                for image_id, data in zip(image_ids(req, len(request_images(req))),
+                                          request_images(req))]
+        if not jobs:
+            return [""] * len(requests)
+        with ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
+            texts = list(pool.map(lambda job: read_text(job[2], self.ocr), jobs))
+        lines: list[list[str]] = [[] for _ in requests]
+        for (k, image_id, _), text in zip(jobs, texts):
+            if text:
+                lines[k].append(f"[{image_id}] {text}")
+        return ["\n".join(x) for x in lines]
 
     def generate(self, requests: list[ChatRequest]) -> list[Generation]:
         out = []
-        for req in requests:
+        for req, seen in zip(requests, self._image_lines(requests)):
             text = user_data_text(req)
+            if seen:
+                text = f"{text}\n\n{seen}"
             answer = json.dumps(lexicon_predict(text), ensure_ascii=False)
             out.append(Generation(text=answer, prompt_tokens=len(text.split()),
                                   completion_tokens=len(answer.split()), finish_reason="stop"))

@@ -88,6 +88,8 @@ def summarise(records: Iterable[dict], *, config: dict, chain=None, session: dic
                      else previous.get("backends")),
         "scores": aggregate(complete_scores),
         "scores_all_users": aggregate(all_scores),
+        # {channel: reason} for a channel the run could not measure: "not measured", never 0 %
+        "not_measured": chain.not_measured() if chain else previous.get("not_measured") or {},
         "users": n,
         "complete": counts["complete"],
         "partial": counts["partial"],
