@@ -23,60 +23,20 @@ from typing import Any, Iterable
 from prism_core.attributes import (
     ATTRIBUTE_KEYS,
     ATTRIBUTES,
-    AttributeValueError,
-    normalise_country,
+    is_no_answer,
+    key_of,
+    place_name,
+    split_places,
+    subfield_of,
     try_normalise,
 )
 from prism_core.prediction import MAX_GUESSES, empty_prediction
 
-__all__ = ["parse_prediction", "parse_output", "Parsed", "attribute_key", "json_candidates",
-           "load_jsonish"]
+__all__ = ["parse_prediction", "parse_output", "read_prediction", "Parsed", "attribute_key",
+           "json_candidates", "load_jsonish"]
 
-# ------------------------------------------------------------------ key aliases
-
-_KEY_ALIASES: dict[str, str] = {}
-for _canon, _aliases in {
-    "age": ["age", "AGE", "age_years", "estimated_age", "years_old"],
-    "sex": ["sex", "SEX", "gender", "sex_gender", "gender_sex"],
-    "education": ["education", "EDU", "education_level", "highest_education",
-                  "educational_background", "degree", "edu_level"],
-    "occupation": ["occupation", "OCC", "job", "profession", "job_title", "work", "career",
-                   "employment"],
-    "income": ["income", "INC", "annual_income", "yearly_income", "salary", "income_level",
-               "income_bracket", "income_range"],
-    "relationship": ["relationship", "REL", "relationship_state", "relationship_status",
-                     "marital_status", "civil_status", "relationship_state_status"],
-    "location": ["location", "LOC", "origin", "locations"],
-    "appearance": ["appearance", "APP", "physical_appearance", "looks", "physical_features"],
-    "shopping_habits": ["shopping_habits", "SHP", "shopping", "shopping_habit",
-                        "shopping_behavior", "shopping_behaviour", "shopping_preferences",
-                        "consumer_habits"],
-    "hobbies": ["hobbies", "HOB", "hobby", "interests", "hobbies_interests", "hobbies_and_interests",
-                "leisure_activities"],
-    "health": ["health", "HEA", "health_status", "health_condition", "medical_condition",
-               "medical_conditions", "health_conditions", "medical"],
-    "religion": ["religion", "REG", "religious_belief", "religious_beliefs", "faith", "belief",
-                 "religious_affiliation"],
-}.items():
-    for _a in _aliases:
-        _KEY_ALIASES[_a.lower()] = _canon
-
-# sub-fields of the two struct attributes (flat keys at the top level are folded into them)
-_SUBFIELDS: dict[str, tuple[str, str]] = {}
-for _sub, _names in {
-    ("location", "place_of_birth"): ["place_of_birth", "birthplace", "birth_place", "born_in",
-                                     "country_of_birth", "birth_country", "home_country",
-                                     "nationality", "country_of_origin", "hometown"],
-    ("location", "travel_history"): ["travel_history", "travel", "travels", "countries_visited",
-                                     "visited_countries", "places_visited", "travelled_to",
-                                     "traveled_to", "travel_destinations"],
-    ("appearance", "height_cm"): ["height_cm", "height"],
-    ("appearance", "weight_kg"): ["weight_kg", "weight"],
-    ("appearance", "hair_color"): ["hair_color", "hair_colour", "hair"],
-    ("appearance", "eye_color"): ["eye_color", "eye_colour", "eyes", "eye"],
-}.items():
-    for _n in _names:
-        _SUBFIELDS[_n] = _sub
+# Attribute keys and sub-field names as models write them come from the knowledge table
+# (prism_core.attributes.key_of / subfield_of); the keys below belong to the prediction format.
 
 _GUESS_KEYS = ("guesses", "top_guesses", "top_3_guesses", "top3", "top_3", "guess", "answers",
                "answer", "predictions", "prediction", "values", "value", "candidates",
@@ -91,12 +51,6 @@ _WRAPPER_KEYS = ("attributes", "prediction", "predictions", "profile", "inferenc
                  "final_prediction", "final", "personal_attributes")
 _WORD_CONF = {"very high": 0.9, "high": 0.8, "medium": 0.5, "moderate": 0.5, "low": 0.2,
               "very low": 0.1, "certain": 1.0, "none": 0.0}
-_UNKNOWN = {"", "unknown", "n/a", "na", "none", "null", "nil", "not specified", "not mentioned",
-            "unclear", "undetermined", "indeterminate", "cannot determine", "can't determine",
-            "cannot be determined", "can not be determined", "not determinable", "not enough information",
-            "insufficient information", "insufficient evidence", "no evidence", "no information",
-            "not available", "not applicable", "no clue", "no data", "?", "-", "--", "...", "tbd",
-            "unspecified", "not stated", "not provided", "not known", "no guess"}
 # attributes whose string answers may be lists like "a, b or c" (others keep commas: "35,000",
 # "buys in bulk, shops seasonally")
 _SPLIT_COMMA = {"age", "sex", "education", "occupation", "relationship", "health", "religion"}
@@ -111,12 +65,11 @@ def _norm_key(name: Any) -> str:
 
 def attribute_key(name: Any) -> str | None:
     """Canonical attribute key of a key as models write it ("Relationship status", "AGE"), else None."""
-    k = _norm_key(name)
-    return _KEY_ALIASES.get(k)
+    return key_of(name)
 
 
 def _subfield(name: Any) -> tuple[str, str] | None:
-    return _SUBFIELDS.get(_norm_key(name))
+    return subfield_of(name)
 
 
 # ------------------------------------------------------------------ result
@@ -205,6 +158,63 @@ def _parse(text: Any, requested: list[str], truncated: bool | None) -> Parsed:
         elif was_cut and key not in reading.seen:
             pred["parse_failures"][key] = "output truncated before this attribute"
     return Parsed(pred, notes, reading.method, was_cut, reading.extra)
+
+
+def read_prediction(obj: Any) -> tuple[dict, str | None]:
+    """The prediction in ``obj`` and why it could not be read (None when it could).
+
+    The one reader of predictions for the chain, `prism score` and the metric
+    (docs/scoring.md §3): model text or JSON text (str or UTF-8 bytes), a prediction object or
+    its short form, flat values, a v1 ``target.json`` entry, a dataset row's ``attributes``
+    (ClassLabel ids, the income struct). An entry that is there but cannot be read is listed in
+    ``parse_failures``; a prediction that cannot be read at all comes back with
+    ``"unreadable": True`` (every attribute a parse failure) and the reason.
+    """
+    if isinstance(obj, (bytes, bytearray)):
+        try:
+            obj = bytes(obj).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return _unreadable(f"prediction is not UTF-8 text: {exc}")
+    if isinstance(obj, str) and obj.lstrip().startswith("{"):
+        try:
+            loaded = json.loads(obj)
+        except (ValueError, RecursionError):
+            loaded = None
+        if isinstance(loaded, dict):  # a prediction serialised as JSON: read as the object
+            obj = loaded
+    if isinstance(obj, str):
+        parsed = parse_output(obj, ())
+        if parsed.method == "none":
+            return _unreadable("empty prediction" if not obj.strip() else
+                               "no JSON object or 'attribute: value' lines found in the prediction")
+        return parsed.prediction, None
+    if not isinstance(obj, dict):
+        return _unreadable(f"prediction must be an object or text, got {type(obj).__name__}")
+    pred = empty_prediction()
+    try:
+        reading = _interpret({k: v for k, v in obj.items() if k != "parse_failures"},
+                             "object", None)
+    except RecursionError:
+        return _unreadable("prediction is nested too deeply")
+    if reading is not None:
+        pred["attributes"] = {k: reading.attrs[k] for k in ATTRIBUTE_KEYS if k in reading.attrs}
+        pred["parse_failures"] = {k: reading.failures[k] for k in ATTRIBUTE_KEYS
+                                  if k in reading.failures}
+    elif any(v not in (None, {}, []) for k, v in obj.items() if k != "parse_failures"):
+        return _unreadable("no attribute found in the prediction object")
+    failures = obj.get("parse_failures")
+    if isinstance(failures, dict):
+        for name, reason in failures.items():
+            key = key_of(name) if isinstance(name, str) else None
+            if key is not None:
+                pred["parse_failures"][key] = str(reason)
+    return pred, None
+
+
+def _unreadable(reason: str) -> tuple[dict, str]:
+    pred = empty_prediction()
+    pred["unreadable"] = True
+    return pred, reason
 
 
 _THINK = re.compile(r"<(think|thinking|reasoning)>.*?</\1>", re.S | re.I)
@@ -334,6 +344,7 @@ def load_jsonish(span: str) -> tuple[Any, str, int | None] | None:
     return None
 
 
+_MAX_DEPTH = 64
 _SMART = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'", "\u00a0": " "})
 
 
@@ -433,6 +444,8 @@ def _close_truncated(s: str) -> tuple[Any, int] | None:
             quote = True
         elif c in "{[":
             stack.append("}" if c == "{" else "]")
+            if len(stack) > _MAX_DEPTH:
+                return None  # no answer nests this deep; don't spend quadratic time on it
             cuts.append((j + 1, "".join(reversed(stack))))
         elif c in "}]":
             if stack:
@@ -539,15 +552,8 @@ def _find_entries(obj: Any, depth: int = 1) -> tuple[list[tuple[str, Any]], int]
     return None
 
 
-def _is_unknown(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        t = value.strip().strip(".!*_`\"'").strip().lower()
-        return t in _UNKNOWN or bool(re.fullmatch(r"(unknown|unclear|n/?a|none|not (specified|mentioned|stated|clear|known|determinable|enough (info|information|evidence)))\b.*", t))
-    if isinstance(value, (list, tuple, dict)):
-        return not value
-    return False
+def _is_unknown(value: Any, key: str | None = None) -> bool:
+    return is_no_answer(value.strip(".!") if isinstance(value, str) else value, key)
 
 
 def _read_entry(key: str, value: Any) -> tuple[dict | None, str | None, str | None]:
@@ -561,7 +567,10 @@ def _read_entry(key: str, value: Any) -> tuple[dict | None, str | None, str | No
         note_v = next((nk[k] for k in _NOTE_KEYS if k in nk), None)
         note = note_v.strip()[:500] if isinstance(note_v, str) and note_v.strip() else None
         gk = next((k for k in _GUESS_KEYS if k in nk), None)
-        if gk is not None:
+        if gk is None and key == "income" and ("min" in nk or "max" in nk):
+            income = try_normalise("income", value)  # the dataset's {label, min, max} struct
+            value = [income["label"]] if income else [_short(value)]
+        elif gk is not None:
             value = nk[gk]
         elif key in ("location", "appearance") and any(_subfield(k) for k in value):
             value = {k: v for k, v in value.items() if _subfield(k)}
@@ -578,8 +587,8 @@ def _read_entry(key: str, value: Any) -> tuple[dict | None, str | None, str | No
         confidence = next((c for c in confs if c is not None), None)
     if guesses:
         return {"guesses": guesses[:MAX_GUESSES], "confidence": confidence, "evidence": evidence}, note, None
-    if bad:
-        return None, note, f"cannot read {bad!r} as {key}"
+    if bad is not None:
+        return None, note, f"cannot read {_short(bad)} as {key}"
     return None, note, None
 
 
@@ -642,16 +651,16 @@ def _plain_guesses(key: str, value: Any) -> tuple[list, Any]:
         item = _guess_value(item)
         if isinstance(item, str):
             texts.extend(_split_text(key, item))
-        elif item is not None and not isinstance(item, bool):
+        elif item is not None:
             texts.append(item)
     guesses, bad = [], None
     if ATTRIBUTES[key].closed and len(texts) > 1:
-        known = [t for t in texts if not _is_unknown(t) and _normalise(key, t) is not None]
+        known = [t for t in texts if not _is_unknown(t, key) and _normalise(key, t) is not None]
         texts = known or texts
     for t in texts:
-        if _is_unknown(t):
+        if _is_unknown(t, key):
             continue
-        norm = _normalise(key, t)
+        norm = _normalise(key, t) if not isinstance(t, (bool, dict, list)) else None
         if norm is None:
             if key in _NUMERIC or key == "income" or not isinstance(t, str):
                 bad = bad if bad is not None else t
@@ -668,15 +677,16 @@ def _plain_guesses(key: str, value: Any) -> tuple[list, Any]:
 
 
 def _normalise(key: str, value: Any) -> Any:
+    """The canonical form of one guess (it scores as the guess does), or None when unreadable;
+    an int of a closed category is a ClassLabel id (the index in its value list)."""
+    attr = ATTRIBUTES[key]
+    if type(value) is int and attr.closed:
+        return attr.values[value] if 0 <= value < len(attr.values) else None
     if key == "hobbies":
         return try_normalise("hobbies", [value])
     if key == "income":
-        if isinstance(value, str) and not re.search(r"\d", value):
-            return None
         norm = try_normalise("income", value)
         return norm["label"] if norm else None  # the label ("50000-70000") reads back the same
-    if key == "age" and isinstance(value, str) and not re.search(r"\d|teen|ties", value.lower()):
-        return None
     return try_normalise(key, value)
 
 
@@ -721,7 +731,7 @@ def _struct_guesses(key: str, value: Any) -> tuple[list, Any]:
                 for x in vals:
                     x = _guess_value(x)
                     if isinstance(x, str):
-                        items.extend(p for p in re.split(r"\s*(?:,|;|\band\b)\s*", x) if p)
+                        items.extend(split_places(x))
                 subs["travel_history"] = [[t for t in (_country(x) for x in items
                                                        if not _is_unknown(x)) if t]]
             else:
@@ -742,11 +752,10 @@ def _struct_guesses(key: str, value: Any) -> tuple[list, Any]:
 
 
 def _country(text: str) -> str | None:
-    """Canonical country of a place name; None when nothing is left of it (e.g. ";")."""
-    try:
-        return normalise_country(text)
-    except AttributeValueError:
-        return None
+    """Canonical form of a place (country, region or the place as written); None when nothing
+    is left of it (e.g. ";")."""
+    name = place_name(text) if isinstance(text, str) else ""
+    return name or None
 
 
 def _struct_guess(key: str, parts: dict) -> dict | None:

@@ -26,7 +26,6 @@ from typing import Any, Callable
 
 from prism_core.attributes import (
     ATTRIBUTE_KEYS,
-    COUNTRIES,
     OCCUPATIONS,
     normalise,
     parse_age,
@@ -36,6 +35,8 @@ from prism_core.attributes import (
     try_normalise,
 )
 from prism_core.backends.base import Backend, ChatRequest, Generation, request_images
+from prism_core.knowledge import VOCAB, fold
+from prism_core.knowledge.places import demonyms, free_text_places
 from prism_core.errors import PrismError
 
 __all__ = ["LexiconBackend", "lexicon_predict", "user_data_text", "REFERENCE_YEAR"]
@@ -197,11 +198,14 @@ _rule("age", r"(?:^|[.!?]\s+)(\d{2}) (?:years? old|y/?o)\b(?! (?:son|daughter|ki
 _rule("age", r"\b(?:note to self|me) at (\d{2})\b(?!\s*(?:am|pm|%|:\d|\.\d))", _int, 0.5)
 
 # -- sex
-_FEMALE = {"woman", "mom", "mother", "mum", "girl", "lady", "wife", "grandma", "grandmother",
-           "granny", "daughter", "sister", "housewife", "businesswoman", "widow", "ladies", "women",
-           "moms", "mums", "gal"}
-_MALE = {"man", "dad", "father", "guy", "gentleman", "husband", "grandpa", "grandfather", "boy",
-         "son", "brother", "businessman", "widower", "men", "dads", "gentlemen", "dude"}
+# Gendered words: the sex aliases of the knowledge table, plus plural and colloquial forms.
+_PRONOUNS = {"he", "him", "his", "she", "her", "mr", "mrs", "ms"}
+_FEMALE = {fold(a) for a in VOCAB["sex"]["female"] if len(a) > 2} - _PRONOUNS | {
+    "ladies", "women", "moms", "mums", "gal", "granny", "housewife", "businesswoman", "widow"}
+_MALE = {fold(a) for a in VOCAB["sex"]["male"] if len(a) > 2} - _PRONOUNS | {
+    "men", "dads", "gentlemen", "dude", "businessman", "widower"}
+_FEMALE = {w for w in _FEMALE if "/" not in w and " " not in w}
+_MALE = {w for w in _MALE if "/" not in w and " " not in w}
 _SEX_WORDS = _words(*sorted(_FEMALE | _MALE, key=len, reverse=True))
 
 
@@ -237,28 +241,14 @@ _rule("education", r"\bnever (?:went to|attended) school\b|\bno formal education
       r"|\bcan'?t read or write\b", "no schooling")
 
 # -- occupation
-# Occupation phrases the rules look for; each reads as its v1 occupation by the shared aliases.
-_OCCUPATION_PHRASES = (
-    "nurse", "registered nurse", "rn",
-    "chef", "cook", "sous chef", "head chef",
-    "mechanic", "auto mechanic", "car mechanic",
-    "teacher", "schoolteacher", "educator",
-    "software engineer", "software developer", "developer", "programmer", "web developer", "coder",
-    "data analyst", "data scientist",
-    "researcher", "scientist", "research scientist",
-    "artist", "painter", "illustrator", "sculptor",
-    "financial advisor", "financial adviser", "financial planner", "wealth manager",
-    "civil servant", "government employee", "public servant", "government worker",
-    "driver", "truck driver", "taxi driver", "bus driver", "delivery driver", "uber driver",
-    "trucker",
-    "marketing specialist", "marketer", "marketing manager", "digital marketer",
-)
-_OCCUPATION_WORDS = {w: normalise("occupation", w) for w in _OCCUPATION_PHRASES}
+# Occupation phrases the rules look for: the options and their aliases in the knowledge table.
+_OCCUPATION_WORDS = {fold(a): option for option, aliases in VOCAB["occupation"]["options"].items()
+                     for a in [option, *aliases] if len(fold(a)) > 1}
 _OCC_ALT = _words(*sorted((re.escape(w) for w in _OCCUPATION_WORDS), key=len, reverse=True))
 
 
 def _occupation(phrase: str) -> str:
-    return _OCCUPATION_WORDS[phrase.lower()]
+    return _OCCUPATION_WORDS[fold(phrase)]
 
 
 _rule("occupation", r"\b(?:I'm|I am|as|being|work as|working as|job as|career as|life as|"
@@ -330,79 +320,40 @@ _rule("relationship", r"\b(?:being|still|happily|newly|recently|now|years) (marr
 _rule("relationship", r"(?:^|[.!?]\s+)(married|single|divorced|widowed)(?= and\b|,)",
       lambda m: m.group(1).lower())
 
-# -- location: countries, a few aliases and well-known cities and regions, matched case-sensitively
-# (places that are also common first names, such as Florence, Austin or Jordan, are left out)
-_PLACES: dict[str, str] = {c: c for c in COUNTRIES}
-_PLACES.update({
-    "United States": "USA", "U.S.": "USA", "US": "USA", "America": "USA", "United Kingdom": "UK",
-    "England": "UK", "Scotland": "UK", "Wales": "UK", "Britain": "UK", "Korea": "South Korea",
-    "the Philippines": "Philippines", "Burma": "Myanmar", "Viet Nam": "Vietnam",
-    **{c: c for c in ["Singapore", "Greece", "Portugal", "Netherlands", "Switzerland", "Ireland",
-                      "Iceland", "Austria", "Morocco", "Croatia", "Poland", "Sweden", "Denmark",
-                      "Finland", "Belgium", "Cuba", "Colombia", "Israel", "Iran",
-                      "Iraq", "Saudi Arabia", "Ethiopia", "Costa Rica", "Jamaica"]},
-    "United Arab Emirates": "United Arab Emirates", "UAE": "United Arab Emirates",
-    "Dubai": "United Arab Emirates",
-})
-for _country, _names in {
-    "China": "Beijing Shanghai Shenzhen Guangzhou Chengdu Hangzhou Xi'an Wuhan Nanjing Chongqing "
-             "Suzhou Guilin|Hong Kong",
-    "Japan": "Tokyo Kyoto Osaka Okinawa Hokkaido Hiroshima Nara Sapporo Fukuoka Yokohama "
-             "Naoshima|Mount Fuji",
-    "South Korea": "Seoul Busan Jeju", "India": "Mumbai Delhi Bangalore Bengaluru Kolkata "
-    "Chennai Jaipur Goa Kerala Hyderabad Varanasi Agra|New Delhi",
-    "Vietnam": "Hanoi Saigon|Ho Chi Minh City|Da Nang|Ha Long Bay",
-    "Thailand": "Bangkok Phuket|Chiang Mai", "Indonesia": "Bali Jakarta",
-    "Malaysia": "Penang|Kuala Lumpur", "Philippines": "Manila Cebu Boracay",
-    "France": "Paris Lyon Marseille Provence Bordeaux Normandy", "Germany": "Berlin Munich "
-    "Hamburg Frankfurt Cologne Bavaria", "Italy": "Rome Milan Venice Naples Tuscany "
-    "Sicily Amalfi", "Spain": "Madrid Barcelona Seville Valencia Ibiza",
-    "UK": "London Manchester Edinburgh Liverpool Oxford Glasgow",
-    "Russia": "Moscow Siberia|Saint Petersburg|St. Petersburg", "Turkey": "Istanbul Ankara "
-    "Cappadocia", "Egypt": "Cairo Giza Luxor", "Kenya": "Nairobi Mombasa|Maasai Mara",
-    "Nigeria": "Lagos Abuja", "South Africa": "Johannesburg Durban|Cape Town", "Ghana": "Accra",
-    "Tanzania": "Zanzibar Kilimanjaro Serengeti|Dar es Salaam",
-    "USA": "LA NYC Chicago Seattle Boston Miami Texas California Florida Hawaii Denver "
-           "Brooklyn Manhattan Alaska Nashville|New York|Los Angeles|San Francisco|Las Vegas|"
-           "Silicon Valley|New Orleans|Washington DC",
-    "Canada": "Toronto Vancouver Montreal Quebec Ottawa Calgary Banff Alberta",
-    "Mexico": "Cancun Cancún Oaxaca Tulum Guadalajara|Mexico City",
-    "Brazil": "Rio Bahia|Rio de Janeiro|São Paulo|Sao Paulo", "Argentina": "Mendoza|Buenos Aires",
-    "Peru": "Lima Cusco|Machu Picchu", "Chile": "Santiago", "Australia": "Sydney Melbourne "
-    "Brisbane Perth Tasmania|Great Barrier Reef", "New Zealand": "Auckland Wellington Queenstown",
-    "Norway": "Oslo Bergen", "Nepal": "Kathmandu", "Sri Lanka": "Colombo",
-    "Pakistan": "Karachi Lahore Islamabad", "Bangladesh": "Dhaka",
-}.items():
-    head, _, multi = _names.partition("|")
-    for _name in head.split() + [n for n in multi.split("|") if n]:
-        _PLACES[_name] = _country
-_PLACE = r"(" + _words(*sorted((re.escape(p) for p in _PLACES), key=len, reverse=True)) + r")(?!\w)"
-_NATIONALITIES = {"Chinese": "China", "Japanese": "Japan", "Korean": "South Korea",
-                  "Indian": "India", "Vietnamese": "Vietnam", "Thai": "Thailand",
-                  "Filipino": "Philippines", "Filipina": "Philippines", "French": "France",
-                  "German": "Germany", "Italian": "Italy", "British": "UK",
-                  "Scottish": "UK", "Spanish": "Spain", "Russian": "Russia", "Turkish": "Turkey",
-                  "Egyptian": "Egypt", "Kenyan": "Kenya", "Nigerian": "Nigeria",
-                  "South African": "South Africa", "American": "USA", "Canadian": "Canada",
-                  "Mexican": "Mexico", "Brazilian": "Brazil", "Argentinian": "Argentina",
-                  "Peruvian": "Peru", "Chilean": "Chile", "Australian": "Australia",
-                  "Norwegian": "Norway", "Nepali": "Nepal", "Pakistani": "Pakistan",
-                  "Ghanaian": "Ghana", "Indonesian": "Indonesia", "Malaysian": "Malaysia"}
-_NATION = r"(" + _words(*sorted(_NATIONALITIES, key=len, reverse=True)) + r")\b"
+# -- location: places and demonyms from the knowledge table (prism_core/knowledge/places.json),
+# read in running text only when capitalised; places that are also common first names
+# (Jordan, Florence, Austin) are left out there.
+_PLACE = r"([A-Z][\w'.-]*(?:\s+(?:(?:of|and|de|del|da|la|el|the)\s+)?[A-Z][\w'.-]*){0,3})"
+_NATION = r"([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)"
+
+
+def _known(words: list[str], table: dict[str, str]) -> str | None:
+    """The country of the first known name among ``words`` (the longest at its start)."""
+    for i in range(len(words)):
+        for n in range(len(words) - i, 0, -1):
+            country = table.get(fold(" ".join(words[i:i + n])))
+            if country is not None:
+                return country
+    return None
+
+
+def _place(m: re.Match) -> str | None:
+    return _known(m.group(m.lastindex).split(), free_text_places())
+
+
+def _nation(m: re.Match) -> str | None:
+    return _known(m.group(m.lastindex).split(), demonyms())
+
+
 _POB = "location.place_of_birth"
 _TRAVEL = "location.travel_history"
-
-
-def _place(m: re.Match) -> str:
-    return _PLACES[m.group(m.lastindex)]
 
 
 _rule(_POB, r"(?i:\b(?:born (?:and raised )?in|grew up in|raised in|I'm from|I am from|I come "
       r"from|hail from|back home in|back home to|my home ?town(?: of| in)?|my home country,?|"
       r"my native|native of|my roots in|moved here from|my birthplace,?) )(?:the )?" + _PLACE,
       _place, flags=0)
-_rule(_POB, r"(?i:\b(?:as an?|I'm an?|I am an?|proud|born) )" + _NATION,
-      lambda m: _NATIONALITIES[m.group(1)], flags=0)
+_rule(_POB, r"(?i:\b(?:as an?|I'm an?|I am an?|proud|born) )" + _NATION, _nation, flags=0)
 _rule(_TRAVEL, r"(?i:\b(?:visit(?:ed|ing|s)?|trip to|trips to|travel(?:l)?(?:ed|ing)? "
       r"(?:to|through|across)|vacation(?:ing)? in|holiday in|honeymoon in|flew to|flight to|back "
       r"from|got back from|exploring|explored|toured|tour of|journey to|adventures? in|(?:days?|"
@@ -410,10 +361,10 @@ _rule(_TRAVEL, r"(?i:\b(?:visit(?:ed|ing|s)?|trip to|trips to|travel(?:l)?(?:ed|
       r"across|in)|backpacking (?:through|in|across)|landed in|arrived in|travels? (?:to|in)) )"
       r"(?:the )?" + _PLACE, _place, flags=0)
 _rule(_TRAVEL, r"(?<![\w'])" + _PLACE, _place, 0.5, flags=0)
-_rule(_TRAVEL, _NATION + r"(?i: (?:and \w+ )?(?:travels?|trips?|vacations?|holidays?))",
-      lambda m: _NATIONALITIES[m.group(1)], flags=0)
+_rule(_TRAVEL, _NATION + r"(?i: (?:and \w+ )?(?:travels?|trips?|vacations?|holidays?))", _nation,
+      flags=0)
 _rule(_TRAVEL, r"(?<=\w )(?i:and )" + _NATION + r"(?i: (?:travels?|trips?|vacations?|holidays?))",
-      lambda m: _NATIONALITIES[m.group(1)], flags=0)
+      _nation, flags=0)
 
 # -- appearance
 _HAIR = _words("red", "ginger", "auburn", "blonde?", "brown", "brunette", "black", "jet-black",
