@@ -21,13 +21,13 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from .errors import PrismError
-from .knowledge import VOCAB, PhraseIndex, fold, strip_accents
+from .knowledge import VOCAB, PhraseIndex, fold, strip_accents, words_of
 from .knowledge.places import Place, read_place, split_places
 from .knowledge.places import region_of as _region_of
 
 __all__ = [
     "Attribute", "ATTRIBUTES", "ATTRIBUTE_KEYS", "CODES", "V1_KEYS", "SUBFIELDS", "LABELS",
-    "SUB_LABELS", "AttributeValueError", "SEXES", "EDUCATION_LEVELS", "OCCUPATIONS",
+    "SUB_LABELS", "label_of", "reveal_label", "AttributeValueError", "SEXES", "EDUCATION_LEVELS", "OCCUPATIONS",
     "INCOME_BRACKETS", "RELATIONSHIPS", "HAIR_COLORS", "EYE_COLORS", "SHOPPING_HABITS",
     "HOBBIES", "HEALTH", "RELIGIONS", "COUNTRIES", "normalise", "try_normalise", "from_v1",
     "to_v1", "key_of", "subfield_of", "is_no_answer", "clean_guess", "parse_age",
@@ -62,6 +62,21 @@ LABELS: dict[str, str] = {k: a["label"] for k, a in _SPEC.items()}
 SUBFIELDS: dict[str, tuple[str, ...]] = {k: tuple(subs) for k, subs in VOCAB["subfields"].items()}
 SUB_LABELS: dict[str, str] = {sub: spec["label"] for subs in VOCAB["subfields"].values()
                               for sub, spec in subs.items()}
+_REVEAL = {**{k: a.get("reveal", a["label"]) for k, a in _SPEC.items()},
+           **{sub: spec.get("reveal", spec["label"]) for subs in VOCAB["subfields"].values()
+              for sub, spec in subs.items()}}
+
+
+def label_of(slot: str) -> str:
+    """Plain words for an attribute or a sub-field ("shopping_habits", "location.place_of_birth",
+    "hair_color") as reports and judge prompts show them."""
+    sub = slot.rpartition(".")[2]
+    return LABELS.get(slot) or SUB_LABELS.get(sub) or slot.replace("_", " ")
+
+
+def reveal_label(slot: str) -> str:
+    """How a generated post is asked to reveal an attribute or sub-field ("a hobby")."""
+    return _REVEAL.get(slot) or _REVEAL.get(slot.rpartition(".")[2]) or label_of(slot)
 _SUB_V1: dict[str, dict[str, str]] = {k: {spec["v1_key"]: sub for sub, spec in subs.items()}
                                      for k, subs in VOCAB["subfields"].items()}
 
@@ -159,18 +174,27 @@ def is_no_answer(value: Any, key: str | None = None) -> bool:
     return False
 
 
+_MARKER_START = frozenset("0123456789(#-*\u2022\u00b7")
+_HEDGE_FIRST = frozenset(fold(h).split()[0] for h in VOCAB["hedges"])
+_TAIL_HINT = re.compile(r"[)\]%]\s*$|conf|certain", re.I)
+
+
 @lru_cache(maxsize=1 << 16)
 def clean_guess(text: str) -> str:
     """A guess without list markers ("1)", "-"), a trailing confidence ("(80%)") and leading
     hedges ("probably", "about"); case and inner punctuation are kept."""
-    out = _MARKER.sub("", text.strip())
-    out = _CONF_TAIL.sub("", out).strip().strip("\"'`*_").strip()
-    lowered = strip_accents(out).lower()
-    m = _HEDGE.match(fold(lowered)) if lowered else None
-    if m and m.end():
-        # drop as many leading words as the hedge had
-        n = len(m.group(0).split())
-        out = " ".join(out.split()[n:])
+    out = text.strip()
+    if out and out[0] in _MARKER_START:
+        out = _MARKER.sub("", out)
+    if _TAIL_HINT.search(out):
+        out = _CONF_TAIL.sub("", out)
+    out = out.strip().strip("\"'`*_").strip()
+    first = out.split(None, 1)[0] if out else ""
+    if first and fold(first) in _HEDGE_FIRST:
+        m = _HEDGE.match(fold(out))
+        if m and m.end():
+            n = len(m.group(0).split())  # drop as many leading words as the hedge had
+            out = " ".join(out.split()[n:])
     return out.strip(" .,;:")
 
 
@@ -528,7 +552,14 @@ def income_label(lo: int | None, hi: int | None) -> str:
 
 # ---------------------------------------------------------------- categories
 
-_NEGATION = re.compile(r"(?:\bno|\bnot|\bnon|\bnever|\bwithout|\bfree of|\bfree from)\s*$")
+_NEGATORS = frozenset({"no", "not", "non", "never", "without", "nor", "neither"})
+
+
+def _negated(folded: str, start: int) -> bool:
+    """True when the word before word ``start`` negates it ("no asthma", "free of diabetes")."""
+    words = words_of(folded)[max(0, start - 2):start]
+    return bool(words) and (words[-1] in _NEGATORS or words[-2:] in (("free", "of"),
+                                                                     ("free", "from")))
 
 
 def _first(index: PhraseIndex, folded: str, *, negatable: bool = False) -> str | None:
@@ -537,7 +568,7 @@ def _first(index: PhraseIndex, folded: str, *, negatable: bool = False) -> str |
     if exact is not None:
         return exact
     for value, start, _ in index.findall(folded):
-        if negatable and _NEGATION.search(folded[:start]):
+        if negatable and _negated(folded, start):
             continue
         return value
     return None
@@ -584,7 +615,7 @@ def read_education(value: str) -> str | None:
             continue
         studying = _EDU_STUDYING.find(clause)
         named = next(((v, a, b) for v, a, b in _EDU_LEVELS.findall(clause)
-                      if not _NEGATION.search(clause[:a])), None)
+                      if not _negated(clause, a)), None)
         if studying and (named is None or (studying[1], -studying[2]) <= (named[1], -named[2])):
             level = studying[0]  # the phrase that starts first (the longer one at a tie)
         elif named is not None:

@@ -10,6 +10,7 @@ Several processes may write the same file at once (WAL + busy timeout).
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -156,7 +157,10 @@ class CachedBackend(Backend):
         self.name, self.local = backend.name, backend.local
         self.model_id, self.revision, self.options = backend.model_id, backend.revision, {}
         self.reads_images = backend.reads_images
+        self.async_submit = backend.async_submit
         self.hits = self.misses = self.uncached = 0
+        #: key -> the answer on its way for a request sent by asubmit (a repeat waits for it).
+        self._inflight: dict[str, asyncio.Future] = {}
 
     def describe(self) -> dict:
         return self.backend.describe()
@@ -169,6 +173,9 @@ class CachedBackend(Backend):
 
     def close(self) -> None:
         self.backend.close()
+
+    def session(self):
+        return self.backend.session()
 
     def cacheable(self, request: ChatRequest) -> bool:
         return self.cache_sampled or not request.temperature or request.temperature <= 0
@@ -214,6 +221,38 @@ class CachedBackend(Backend):
                         results[i] = _copy(first, cached=first.ok)
         return results  # type: ignore[return-value]
 
+    async def asubmit(self, request: ChatRequest) -> Generation:
+        """One request on an event loop: from the cache, or sent and stored as soon as it is
+        answered; an identical request already on its way is waited for, not sent again."""
+        if not self.cacheable(request):
+            self.uncached += 1
+            return await self.backend.asubmit(request)
+        key = request_key(self.backend, request)
+        if not (request.tags or {}).get("refresh"):
+            found = self.cache.get(key)
+            if found is not None:
+                self.hits += 1
+                return _copy(found)
+        if key in self._inflight:
+            self.hits += 1
+            first = await asyncio.shield(self._inflight[key])
+            return _copy(first, cached=first.ok)
+        self.misses += 1
+        waiting = self._inflight[key] = asyncio.get_running_loop().create_future()
+        try:
+            gen = await self.backend.asubmit(request)
+            self.cache.put(key, gen)
+            waiting.set_result(gen)
+            return gen
+        except asyncio.CancelledError:
+            waiting.cancel()
+            raise
+        except BaseException as exc:
+            waiting.set_exception(exc)
+            waiting.exception()  # marked retrieved here: repeats (if any) get it too
+            raise
+        finally:
+            del self._inflight[key]
 
     def _send(self, requests: list[ChatRequest], keys: list[str | None]) -> list[Generation]:
         """The wrapped backend's answers; a backend that reports each answer as it arrives

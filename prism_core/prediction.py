@@ -7,7 +7,7 @@ A user prediction is a JSON object::
                                               "travel_history": ["USA"]}], ...}, ...},
      "parse_failures": {"income": "no value found in model output"}}
 
-Keys are canonical attribute keys (DESIGN.md §2). ``guesses`` holds up to 3 answers, best first;
+Keys are canonical attribute keys (docs/design.md §5). ``guesses`` holds up to 3 answers, best first;
 an attribute that is absent or has no guesses was not answered (it lowers coverage). For
 ``hobbies`` each guess is one hobby. For ``location`` and ``appearance`` each guess is an object
 of sub-fields (a bare string guess for location is read as the place of birth). An attribute in

@@ -14,6 +14,7 @@ import os
 import re
 from typing import Any, Iterable
 
+from prism_core.attributes import label_of
 from prism_core.backends import Backend, ChatRequest, get_backend
 
 from .prompts import get_template
@@ -21,8 +22,6 @@ from .prompts import get_template
 __all__ = ["LLMJudge", "parse_verdict", "VERDICTS"]
 
 VERDICTS = ("yes", "no", "less precise")
-_LABELS = {"occupation": "occupation", "shopping_habits": "shopping habits",
-           "location.place_of_birth": "place of birth (country)"}
 _THINK = re.compile(r"<think>.*?(?:</think>|$)", re.S | re.I)
 _VERDICT = re.compile(r"\b(less[\s_-]+precise|yes|no)\b", re.I)
 _TAG = re.compile(r"</?guess>", re.I)
@@ -78,7 +77,7 @@ class LLMJudge:
                 "prompt_sha256": self.template.sha256}
 
     def request(self, attribute: str, truth: str, guess: str) -> ChatRequest:
-        label = _LABELS.get(attribute, attribute.replace("_", " "))
+        label = label_of(attribute)
         system, user = self.template.render(attribute=label, truth=_text(truth), guess=_text(guess))
         tags = {"role": "judge", "template_hash": self.template.sha256}
         return ChatRequest.from_prompt(user, system=system or None, temperature=0.0, seed=0,

@@ -18,6 +18,7 @@ import ast
 import json
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
 
 from prism_core.attributes import (
@@ -49,6 +50,7 @@ _NOTE_KEYS = ("reason", "reasoning", "rationale", "explanation", "notes", "note"
 _WRAPPER_KEYS = ("attributes", "prediction", "predictions", "profile", "inferences", "inferred",
                  "inferred_attributes", "result", "results", "answer", "output", "user_profile",
                  "final_prediction", "final", "personal_attributes")
+_WRAPPER_RANK = {k: i for i, k in enumerate(_WRAPPER_KEYS)}
 _WORD_CONF = {"very high": 0.9, "high": 0.8, "medium": 0.5, "moderate": 0.5, "low": 0.2,
               "very low": 0.1, "certain": 1.0, "none": 0.0}
 # attributes whose string answers may be lists like "a, b or c" (others keep commas: "35,000",
@@ -58,9 +60,19 @@ _NUMERIC = {"age"}
 
 
 def _norm_key(name: Any) -> str:
-    text = re.sub(r"[*_`#]+", " ", str(name)).strip().lower()
+    return _norm_key_text(name if isinstance(name, str) else str(name))
+
+
+@lru_cache(maxsize=4096)
+def _norm_key_text(name: str) -> str:
+    text = re.sub(r"[*_`#]+", " ", name).strip().lower()
     text = re.sub(r"\(.*?\)", "", text)  # "Age (years)"
     return re.sub(r"[\s\-/]+", "_", text.strip(" :.")).strip("_")
+
+
+def _names_attribute(name: Any) -> bool:
+    """True for a key that names an attribute or a location / appearance sub-field."""
+    return isinstance(name, str) and (key_of(name) is not None or subfield_of(name) is not None)
 
 
 def attribute_key(name: Any) -> str | None:
@@ -190,6 +202,8 @@ def read_prediction(obj: Any) -> tuple[dict, str | None]:
         return parsed.prediction, None
     if not isinstance(obj, dict):
         return _unreadable(f"prediction must be an object or text, got {type(obj).__name__}")
+    if _canonical(obj):
+        return obj, None  # already in the prediction format: its guesses are scored as given
     pred = empty_prediction()
     try:
         reading = _interpret({k: v for k, v in obj.items() if k != "parse_failures"},
@@ -209,6 +223,26 @@ def read_prediction(obj: Any) -> tuple[dict, str | None]:
             if key is not None:
                 pred["parse_failures"][key] = str(reason)
     return pred, None
+
+
+_KEYSET = frozenset(ATTRIBUTE_KEYS)
+_CONFIDENCE_TYPES = frozenset({float, int, type(None)})
+
+
+def _canonical(prediction: dict) -> bool:
+    """True when ``prediction`` is in the prediction format: {"attributes": {key: {"guesses":
+    [...], "confidence": number or null, ...}}, "parse_failures": {key: reason}}."""
+    if len(prediction) != 2:
+        return False
+    attrs, failures = prediction.get("attributes"), prediction.get("parse_failures")
+    if type(attrs) is not dict or type(failures) is not dict or not (
+            attrs.keys() <= _KEYSET and failures.keys() <= _KEYSET):
+        return False
+    for entry in attrs.values():
+        if type(entry) is not dict or type(entry.get("guesses")) is not list or \
+                type(entry.get("confidence")) not in _CONFIDENCE_TYPES:
+            return False
+    return True
 
 
 def _unreadable(reason: str) -> tuple[dict, str]:
@@ -511,7 +545,7 @@ def _interpret(obj: Any, method: str, cut: int | None, entries: list | None = No
                 attrs[key] = entry
             elif fail:
                 failures[key] = fail
-    if not attrs and not failures:
+    if not attrs and not failures and not seen:
         return None
     return _Reading(attrs, failures, notes, method, cut is not None, extra, seen)
 
@@ -533,17 +567,17 @@ def _find_entries(obj: Any, depth: int = 1) -> tuple[list[tuple[str, Any]], int]
                     pairs.append((name, rest))
                 else:
                     pairs.extend(item.items())
-        return (pairs, depth) if any(attribute_key(n) or _subfield(n) for n, _ in pairs) else None
+        return (pairs, depth) if any(_names_attribute(n) for n, _ in pairs) else None
     if not isinstance(obj, dict):
         return None
-    direct = [(k, v) for k, v in obj.items()]
-    n_attr = sum(1 for k, _ in direct if attribute_key(k) or _subfield(k))
-    for wk in _WRAPPER_KEYS:
-        for k, v in obj.items():
-            if _norm_key(k) == wk and isinstance(v, (dict, list)):
-                inner = _find_entries(v, depth + 1)
-                if inner and sum(1 for n, _ in inner[0] if attribute_key(n) or _subfield(n)) > n_attr:
-                    return inner
+    direct = list(obj.items())
+    n_attr = sum(1 for k, _ in direct if _names_attribute(k))
+    wrapped = sorted((_WRAPPER_RANK[_norm_key(k)], k) for k, v in direct
+                     if isinstance(v, (dict, list)) and _norm_key(k) in _WRAPPER_RANK)
+    for _, k in wrapped:
+        inner = _find_entries(obj[k], depth + 1)
+        if inner and sum(1 for n, _ in inner[0] if _names_attribute(n)) > n_attr:
+            return inner
     if n_attr:
         return direct, depth
     if len(obj) == 1:
@@ -553,7 +587,14 @@ def _find_entries(obj: Any, depth: int = 1) -> tuple[list[tuple[str, Any]], int]
 
 
 def _is_unknown(value: Any, key: str | None = None) -> bool:
-    return is_no_answer(value.strip(".!") if isinstance(value, str) else value, key)
+    if isinstance(value, str):
+        return _text_is_unknown(value, key)
+    return is_no_answer(value, key)
+
+
+@lru_cache(maxsize=1 << 14)
+def _text_is_unknown(value: str, key: str | None) -> bool:
+    return is_no_answer(value.strip(".!"), key)
 
 
 def _read_entry(key: str, value: Any) -> tuple[dict | None, str | None, str | None]:
@@ -598,6 +639,11 @@ def _short(value: Any) -> str:
 
 
 def _split_text(key: str, text: str) -> list[str]:
+    return list(_split_text_cached(key, text))
+
+
+@lru_cache(maxsize=1 << 14)
+def _split_text_cached(key: str, text: str) -> tuple[str, ...]:
     """Alternatives written in one string: "a, b or c", "a; b", one per line.
 
     Commas split only short items (so "married, with two kids" or "buys in bulk, shops
@@ -618,8 +664,8 @@ def _split_text(key: str, text: str) -> list[str]:
                 items = [x for x in re.split(r"\s*,\s*", p) if x.strip()]
                 split.extend(items if all(len(x.split()) <= 4 for x in items) else [p])
             parts = split
-    return [re.sub(r"^(?:\d+[.)]|[-*\u2022])\s+", "", p).strip(" .") for p in parts
-            if p and p.strip(" .")]
+    return tuple(re.sub(r"^(?:\d+[.)]|[-*\u2022])\s+", "", p).strip(" .") for p in parts
+                 if p and p.strip(" ."))
 
 
 def _looks_range(text: str) -> bool:
@@ -679,6 +725,21 @@ def _plain_guesses(key: str, value: Any) -> tuple[list, Any]:
 def _normalise(key: str, value: Any) -> Any:
     """The canonical form of one guess (it scores as the guess does), or None when unreadable;
     an int of a closed category is a ClassLabel id (the index in its value list)."""
+    if type(value) in (str, int, float):
+        return _copy(_normalise_cached(key, value))
+    return _normalise_value(key, value)
+
+
+def _copy(value: Any) -> Any:
+    return list(value) if type(value) is list else dict(value) if type(value) is dict else value
+
+
+@lru_cache(maxsize=1 << 15)
+def _normalise_cached(key: str, value: Any) -> Any:
+    return _normalise_value(key, value)
+
+
+def _normalise_value(key: str, value: Any) -> Any:
     attr = ATTRIBUTES[key]
     if type(value) is int and attr.closed:
         return attr.values[value] if 0 <= value < len(attr.values) else None

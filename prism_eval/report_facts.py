@@ -6,9 +6,10 @@
   ``lexicon``), the data ("synthetic users: template posts, placeholder images (caption drawn as
   text)"), the inputs of the run ("posts + topics", "posts only", "images only"...);
 - **not measured**: a channel a run could not measure — the image channel when no user has an
-  image, when the image role reads no pixels (the keyword baseline), or when the summary says so
-  (``summary["not_measured"]``: channel -> reason). A run whose every channel is not measured has
-  no score to plot, only that reason;
+  image, or when the summary says so (``summary["not_measured"]``: channel -> reason, e.g. a
+  text-only model in the image role, or the keyword baseline without its OCR engine; runs recorded
+  before summaries held it: the keyword baseline, which then read no pixels). A run whose every
+  channel is not measured has no score to plot, only that reason;
 - **like-for-like numbers** (:func:`numbers`): per attribute the top-1 over all users beside a
   *coverage-matched chance* (a guesser that answers the same users, with another user's true
   value), and the accuracy among answered attributes beside chance on the same user-attributes,
@@ -23,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prism_core.attributes import ATTRIBUTE_KEYS
+from prism_core.attributes import ATTRIBUTE_KEYS, label_of
 from prism_core.errors import PrismError
 
 from .records import check_summary
@@ -42,8 +43,11 @@ VARIANT_CHANNELS = {"chain": ("text", "image"), "text-only": ("text",), "image-o
                     "single": ("text", "image")}
 #: The role that looks at the images in each variant.
 IMAGE_ROLE = {"chain": "image", "image-only": "image", "single": "single"}
-#: Backends that read no pixels: their image channel measures nothing.
-PIXEL_BLIND = {"lexicon": "the keyword baseline reads text only, no pixels"}
+#: Backends that read no pixels in runs recorded before summaries said so themselves (no
+#: ``not_measured`` in summary.json, no ``image_reader`` in the backend's description): the keyword
+#: baseline before its OCR image baseline. Newer runs record what they could not measure.
+PIXEL_BLIND = {"lexicon": "the keyword baseline of this run read text only, no pixels (a run "
+                          "made before its OCR image baseline)"}
 
 #: The only per-attribute numbers the PRISM paper (arXiv 2511.03248) states in its text, on its
 #: v1 data and with its own (unpublished) scoring rule: religion accuracy in %.
@@ -55,14 +59,9 @@ PAPER_REFERENCE = {
     "models_text_image": (44.83, 59.09),
 }
 
-_NAMES = {"shopping_habits": "shopping habits", "place_of_birth": "place of birth",
-          "travel_history": "travel history", "height_cm": "height", "weight_kg": "weight",
-          "hair_color": "hair colour", "eye_color": "eye colour"}
-
-
 def attribute_name(key: str) -> str:
     """"shopping_habits" -> "shopping habits" (sub-fields too)."""
-    return _NAMES.get(key, key.replace("_", " "))
+    return label_of(key)
 
 
 def model_words(spec: str | None) -> str:
@@ -148,6 +147,15 @@ class Run:
             return None
         head, sep, _ = str(spec).partition(":")
         return head if sep or head in PIXEL_BLIND else "openai"
+
+    @property
+    def image_reader(self) -> str | None:
+        """How the image role read pixels when its backend says (the keyword baseline: "OCR
+        (tesseract 5.3.0)"), else None."""
+        if "image" not in self.channels or "image" in self.not_measured:
+            return None
+        b = (self.summary.get("backends") or {}).get(IMAGE_ROLE.get(self.variant, "image")) or {}
+        return str(b["image_reader"]) if b.get("image_reader") else None
 
     @property
     def dataset_name(self) -> str:
@@ -328,8 +336,10 @@ def _not_measured(run: Run) -> dict[str, str]:
         reasons = []
         if run.images_absent:
             reasons.append(f"no user has an image (0 of {run.n_users})")
-        blind = PIXEL_BLIND.get(run.backend(IMAGE_ROLE.get(run.variant, "image")) or "")
-        if blind:
+        role = IMAGE_ROLE.get(run.variant, "image")
+        described = (run.summary.get("backends") or {}).get(role) or {}
+        blind = PIXEL_BLIND.get(run.backend(role) or "")
+        if blind and "not_measured" not in run.summary and "image_reader" not in described:
             reasons.append(blind)
         if (not reasons and run.variant == "image-only" and not run.scores.get("coverage")
                 and not run.scores.get("parse_failure_rate") and not run.summary.get("failures")):
@@ -560,16 +570,22 @@ def summary_sentences(runs: list[Run]) -> list[str]:
             parts.append("images were not measured (" + "; ".join(sorted(nm)) + ")"
                          + (f", so {_join(names)} score alike" if same else ""))
         else:
-            chain, text = pair(runs, "chain", lead.topics), pair(runs, "text-only", lead.topics)
+            # the chain beside text only with the lead's inputs, else with the other topic setting
+            chain, text, to = None, None, ""
+            for topics in (lead.topics, not lead.topics):
+                chain, text = pair(runs, "chain", topics), pair(runs, "text-only", topics)
+                if chain and text:
+                    to = "" if topics == lead.topics else f" to {text.inputs}"
+                    break
             if chain and text and "image" not in chain.not_measured:
                 d = numbers(chain)["all"]["top1"] - numbers(text)["all"]["top1"]
                 tops = _top_gains(chain, text)
                 if abs(d) < 0.0005:
-                    parts.append("adding the images changes the mean top-1 by less than 0.1 "
+                    parts.append(f"adding the images{to} changes the mean top-1 by less than 0.1 "
                                  "points")
                 else:
-                    parts.append(f"adding the images moves the mean top-1 by {100 * d:+.1f} points"
-                                 + (f" ({tops})" if tops and d > 0 else ""))
+                    parts.append(f"adding the images{to} moves the mean top-1 by {100 * d:+.1f} "
+                                 "points" + (f" ({tops})" if tops and d > 0 else ""))
             img = pair(runs, "image-only", True) or pair(runs, "image-only", False)
             if img and img.measured:
                 ni = numbers(img)["all"]

@@ -111,7 +111,6 @@ _INF = float("inf")
 _SCALARS = (str, int, float)
 _APP_SUBS = SUBFIELDS["appearance"]
 _KEYSET = frozenset(ATTRIBUTE_KEYS)
-_CONFIDENCE_TYPES = frozenset({float, int, type(None)})
 _UNREADABLE = object()  # a guess the rules cannot read
 _OPEN = object()        # a guess the rules cannot decide (the judge may)
 
@@ -205,12 +204,21 @@ def _guesses(key: str, entry_guesses: list) -> list:
     """The guesses to score: no-answer guesses dropped, the first three kept."""
     out = []
     for g in entry_guesses:
-        if g is None or (type(g) in (str, list, dict) and is_no_answer(g, key)):
+        t = type(g)
+        if t is str:
+            if _no_answer(g, key):
+                continue
+        elif g is None or ((t is list or t is dict) and not g):
             continue
         out.append(g)
         if len(out) == 3:
             break
     return out
+
+
+@lru_cache(maxsize=1 << 15)
+def _no_answer(text: str, key: str) -> bool:
+    return is_no_answer(text, key)
 
 
 # ------------------------------------------------------------------ the truth
@@ -506,13 +514,15 @@ def _rule_location(truth, guesses, judge, stats):
             stats[3] += 1
             out.append((0.0 if pob else None, 0.0 if travel else None))
             continue
-        before = stats[0]
+        before, present = stats[0], 0
         s_pob = s_travel = None
         if pob:
             raw = _pick(g, "place_of_birth")
+            present += raw is not None
             s_pob = 0.0 if raw is None else _place_score(raw, pob, region, judge, stats)
         if travel:
             raw = _pick(g, "travel_history")
+            present += raw is not None
             if raw is None:
                 s_travel = 0.0
             else:
@@ -524,7 +534,8 @@ def _rule_location(truth, guesses, judge, stats):
                 stats[0] += bad
                 hits = sum(1 for c in seen[:max(3, len(travel))] if c in travel)
                 s_travel = hits / len(travel)
-        _whole_guess(g, ("place_of_birth", "travel_history"), stats, before)
+        if not present or stats[0] - before >= present:  # nothing in the guess could be read
+            stats[3] += 1
         out.append((s_pob, s_travel))
     return out
 
@@ -555,7 +566,7 @@ def _rule_appearance(truth, guesses, judge, stats):
             stats[3] += 1
             out.append(tuple(None if t is None else 0.0 for t in truth))
             continue
-        before = stats[0]
+        before, present = stats[0], 0
         scores = []
         for sub, t in zip(_APP_SUBS, truth):
             if t is None:
@@ -564,7 +575,9 @@ def _rule_appearance(truth, guesses, judge, stats):
             raw = _pick(g, sub)
             if raw is None:
                 scores.append(0.0)
-            elif sub in ("height_cm", "weight_kg"):
+                continue
+            present += 1
+            if sub in ("height_cm", "weight_kg"):
                 reading = read_measure(sub, raw) if type(raw) in _SCALARS else None
                 tol = HEIGHT_TOLERANCE_CM if sub == "height_cm" else WEIGHT_TOLERANCE_KG
                 scores.append(_within(reading, t, tol, stats))
@@ -573,16 +586,10 @@ def _rule_appearance(truth, guesses, judge, stats):
                 if colour is None:
                     stats[0] += 1
                 scores.append(1.0 if colour == t else 0.0)
-        _whole_guess(g, _APP_SUBS, stats, before)
+        if not present or stats[0] - before >= present:  # nothing in the guess could be read
+            stats[3] += 1
         out.append(tuple(scores))
     return out
-
-
-def _whole_guess(guess: dict, subs: tuple, stats: list, before: int) -> None:
-    """Count a struct guess as unreadable when none of its sub-fields could be read."""
-    present = sum(1 for sub in subs if _pick(guess, sub) is not None)
-    if present == 0 or stats[0] - before >= present:
-        stats[3] += 1
 
 
 def _hobby_list(guesses: list, limit: int, stats: list, seen: list | None = None) -> list:
@@ -621,21 +628,6 @@ _KIND = {"location": 1, "appearance": 1, "hobbies": 2}  # 0: one score per guess
 
 
 # ------------------------------------------------------------------ one user
-
-def _canonical(prediction: Any) -> bool:
-    """True when ``prediction`` is already in the prediction format (scored in place)."""
-    if type(prediction) is not dict or len(prediction) != 2:
-        return False
-    attrs, failures = prediction.get("attributes"), prediction.get("parse_failures")
-    if type(attrs) is not dict or type(failures) is not dict or not (
-            attrs.keys() <= _KEYSET and failures.keys() <= _KEYSET):
-        return False
-    for entry in attrs.values():
-        if type(entry) is not dict or type(entry.get("guesses")) is not list or \
-                type(entry.get("confidence")) not in _CONFIDENCE_TYPES:
-            return False
-    return True
-
 
 @lru_cache(maxsize=256)
 def _leak_key(name: str) -> str:
@@ -680,10 +672,7 @@ def score_user(prediction: Any, attributes: Any, *, leakage: Any = None, judge: 
     :class:`prism_eval.judge.LLMJudge`); None = rules only. Returns the dict documented above.
     """
     truth = prepare_truth(attributes)
-    if _canonical(prediction):
-        pred, error = prediction, None
-    else:
-        pred, error = read_prediction(prediction)
+    pred, error = read_prediction(prediction)
     answers, failures = pred["attributes"], pred["parse_failures"]
     all_failed = pred.get("unreadable", False)
     leaks = _leakage_index(leakage) if leakage is not None else None

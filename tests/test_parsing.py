@@ -129,3 +129,26 @@ def test_pathological_nesting_does_not_blow_up():
     _assert_valid("[" * 5000 + "]" * 5000)
     _assert_valid("{" * 3000)
     _assert_valid('{"age": ' * 2000)
+
+
+def test_chain_and_metric_score_every_corpus_case_alike():
+    """The chain stores parse_output's prediction; the metric gets the model's text: one reader."""
+    import evaluate as hf_evaluate
+
+    from prism_eval.metrics import metric_path
+    from prism_eval.scoring import score_user
+    truth = {"age": 34, "sex": "female", "education": "bachelor's degree", "occupation": "nurse",
+             "income": "50000-70000", "relationship": "married",
+             "location": {"place_of_birth": "Japan", "travel_history": ["France", "Mexico"]},
+             "appearance": {"height_cm": 170, "weight_kg": 60, "hair_color": "brown",
+                            "eye_color": "blue"},
+             "shopping_habits": "buys in bulk, shops seasonally", "hobbies": ["yoga", "chess"],
+             "health": "asthmatic", "religion": "Islam"}
+    texts = [c["text"] for c in CORPUS]
+    chain = [score_user(parse_output(t, ATTRIBUTE_KEYS).prediction, truth) for t in texts]
+    got = hf_evaluate.load(metric_path()).compute(
+        predictions=texts, references=[truth] * len(texts), return_per_user=True)["per_user"]
+    for case, c, m in zip(CORPUS, chain, got):
+        assert c["top1"] == m["top1"] and c["top3"] == m["top3"], case["id"]
+        for key in ATTRIBUTE_KEYS:
+            assert c["attributes"][key]["top1"] == m["attributes"][key]["top1"], (case["id"], key)

@@ -1,4 +1,4 @@
-"""Table of scoring cases: every attribute, its edge cases, and unreadable input (DESIGN.md §6)."""
+"""Table of scoring cases: every attribute, its edge cases, and unreadable input (docs/scoring.md)."""
 from __future__ import annotations
 
 import math

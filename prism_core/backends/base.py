@@ -5,9 +5,16 @@ A :class:`ChatRequest` is OpenAI-style messages whose content is text or a list 
 generation settings; ``tags`` (role, template hash, user id) travel with the request for the cache
 and logs but are never sent to a model. A :class:`Generation` is the answer: text, token counts,
 latency and an error string instead of an exception.
+
+Two ways to call a backend: ``generate(list)`` (every backend; local ones batch the list) and,
+for backends whose ``async_submit`` is true (API backends), ``await asubmit(request)`` one request
+at a time on an event loop inside ``async with backend.session()`` (one client and one
+concurrency limit for the whole loop), so that a caller can keep every slot busy without batches.
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import difflib
 import hashlib
 import importlib
@@ -129,6 +136,10 @@ class Backend:
     name: str = "base"
     local: bool = True
     reads_images: bool = True
+    #: True where single requests submitted on an event loop (:meth:`asubmit`) run concurrently
+    #: under the backend's own limit, so batching gains nothing (API backends): the runner then
+    #: lets users flow through the chain's stages without barriers.
+    async_submit: bool = False
 
     def __init__(self, model: str | None = None, revision: str | None = None, **options):
         self.model_id = model or self.name
@@ -137,6 +148,17 @@ class Backend:
 
     def generate(self, requests: list[ChatRequest]) -> list[Generation]:
         raise NotImplementedError
+
+    async def asubmit(self, request: ChatRequest) -> Generation:
+        """One request from a running event loop. The default runs :meth:`generate` on a worker
+        thread; ``async_submit`` backends override it to share :meth:`session`'s client."""
+        [gen] = await asyncio.to_thread(self.generate, [request])
+        return gen
+
+    def session(self) -> contextlib.AbstractAsyncContextManager:
+        """``async with backend.session():`` holds what :meth:`asubmit` calls on this event loop
+        share (an API client, its concurrency limit) until the block ends; nothing by default."""
+        return contextlib.nullcontext(self)
 
     def describe(self) -> dict:
         """What to record in results: backend, model id, revision (never secrets)."""

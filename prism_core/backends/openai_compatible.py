@@ -1,6 +1,9 @@
 """The ``openai`` backend: any OpenAI-compatible chat-completions endpoint via the official SDK.
 
 Requests run concurrently on the SDK's async client under a bound (``concurrency``, default 16).
+Inside ``async with backend.session():`` every request made on that event loop (``asubmit``,
+``agenerate``) shares one client and one bound, so a runner can submit requests one at a time as
+they become ready (``async_submit``); outside a session each ``agenerate`` opens its own.
 Each request is retried with exponential backoff and jitter on 429 (honouring ``Retry-After``),
 5xx, timeouts, dropped connections and malformed answers; the SDK's own retries are off so that
 one policy applies. After the last attempt the request gets an error Generation: ``generate``
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import email.utils
 import json
 import logging
@@ -57,6 +61,7 @@ class OpenAIBackend(Backend):
     """Chat completions over HTTP with bounded concurrency and retries (see module docstring)."""
     name = "openai"
     local = False
+    async_submit = True
     #: How backoff waits are slept (tests swap in a recorder).
     _sleep = staticmethod(asyncio.sleep)
 
@@ -90,6 +95,8 @@ class OpenAIBackend(Backend):
         self._api_key()  # fail early, naming the variable
         #: Counts of attempt outcomes ("ok", "429", "500", "timeout", "malformed", ...) and totals.
         self.stats: Counter = Counter()
+        #: Open sessions by id(event loop): [client, concurrency limit, key, depth].
+        self._sessions: dict[int, list] = {}
 
     def _api_key(self) -> str:
         if self.api_key_env == NO_KEY:
@@ -126,27 +133,53 @@ class OpenAIBackend(Backend):
 
     async def agenerate(self, requests: list[ChatRequest], on_answer=None) -> list[Generation]:
         """Async version of :meth:`generate` for callers that already run an event loop."""
+        async def one(i: int, r: ChatRequest) -> Generation:
+            gen = await self.asubmit(r)
+            if on_answer is not None:
+                on_answer(i, gen)
+            return gen
+        async with self.session():
+            return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
+
+    @contextlib.asynccontextmanager
+    async def session(self):
+        """One client and one concurrency limit for every request made on this event loop until
+        the block ends (re-entrant: an inner block shares the outer one's)."""
+        loop = id(asyncio.get_running_loop())
+        if loop in self._sessions:
+            self._sessions[loop][3] += 1
+            try:
+                yield self
+            finally:
+                self._sessions[loop][3] -= 1
+            return
         from openai import AsyncOpenAI
 
         key = self._api_key()
         client = AsyncOpenAI(api_key=key, base_url=self.base_url, max_retries=0,
                              timeout=self.timeout)
-        limit = asyncio.Semaphore(self.concurrency)
-
-        async def one(i: int, r: ChatRequest) -> Generation:
-            gen = await self._one(client, limit, r, key)
-            if on_answer is not None:
-                on_answer(i, gen)
-            return gen
+        self._sessions[loop] = [client, asyncio.Semaphore(self.concurrency), key, 1]
         try:
-            return list(await asyncio.gather(*(one(i, r) for i, r in enumerate(requests))))
+            yield self
         finally:
+            del self._sessions[loop]
             await client.close()
+
+    async def asubmit(self, request: ChatRequest) -> Generation:
+        """One request on the running loop, through its session (one is opened for it alone
+        when none is)."""
+        s = self._sessions.get(id(asyncio.get_running_loop()))
+        if s is None:
+            async with self.session():
+                return await self.asubmit(request)
+        client, limit, key, _ = s
+        return await self._one(client, limit, request, key)
 
     # ------------------------------------------------------------------ one request
 
     async def _one(self, client, limit: asyncio.Semaphore, req: ChatRequest, key: str) -> Generation:
         import openai
+        from openai.types.chat import ChatCompletion
 
         start = time.perf_counter()
         self.stats["requests"] += 1
@@ -165,7 +198,10 @@ class OpenAIBackend(Backend):
             async with limit:
                 self.stats["attempts"] += 1
                 try:
-                    resp = await client.chat.completions.create(**kwargs)
+                    # the body is plain JSON already: posted as is, it skips the SDK's
+                    # per-request parameter transform (about 1 ms of CPU a request)
+                    resp = await client.post("/chat/completions", body=kwargs,
+                                             cast_to=ChatCompletion)
                     gen = _to_generation(resp)
                     outcome = "ok"
                 except openai.APITimeoutError:

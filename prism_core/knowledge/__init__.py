@@ -9,6 +9,7 @@ and the report all read these; docs/scoring.md says how the rules use them.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -16,16 +17,26 @@ import yaml
 
 from .text import fold, strip_accents
 
-__all__ = ["VOCAB", "PhraseIndex", "fold", "strip_accents"]
+__all__ = ["VOCAB", "PhraseIndex", "fold", "strip_accents", "words_of"]
 
 #: The attribute knowledge table (attributes.yaml), loaded once.
 VOCAB: dict = yaml.safe_load((Path(__file__).resolve().parent / "attributes.yaml")
                              .read_text("utf-8"))
 
 
+_WORD = re.compile(r"[^\s,;:!?()\[\]{}]+")
+
+
+@lru_cache(maxsize=1 << 16)
+def words_of(folded: str) -> tuple[str, ...]:
+    """The words of folded text, punctuation between them dropped."""
+    return tuple(_WORD.findall(folded))
+
+
 class PhraseIndex:
     """Whole-word search for known phrases in folded text: ``find`` gives the leftmost match
-    (the longest at that place), ``findall`` every match left to right without overlaps."""
+    (the longest at that place), ``findall`` every match left to right without overlaps.
+    Positions are word indexes; phrases are looked up as word n-grams in a dict."""
 
     def __init__(self, table: dict[str, Iterable[str]], *, include_values: bool = True):
         self.value_of: dict[str, str] = {}
@@ -34,20 +45,37 @@ class PhraseIndex:
                 key = fold(str(alias))
                 if key and key not in self.value_of:
                     self.value_of[key] = value
-        keys = sorted(self.value_of, key=len, reverse=True)
-        body = "|".join(re.escape(k) for k in keys) or r"(?!)"
-        self._pattern = re.compile(rf"(?<![\w])(?:{body})(?![\w])")
+        self._longest = max((len(k.split()) for k in self.value_of), default=1)
 
     def exact(self, folded: str) -> str | None:
         """The value of a phrase that is the whole folded text, or None."""
         return self.value_of.get(folded)
 
+    def _at(self, words: tuple[str, ...], start: int) -> tuple[str, int] | None:
+        get = self.value_of.get
+        for n in range(min(self._longest, len(words) - start), 0, -1):
+            value = get(" ".join(words[start:start + n]) if n > 1 else words[start])
+            if value is not None:
+                return value, start + n
+        return None
+
     def find(self, folded: str) -> tuple[str, int, int] | None:
-        """(value, start, end) of the leftmost known phrase in ``folded``, or None."""
-        m = self._pattern.search(folded)
-        return (self.value_of[m.group(0)], m.start(), m.end()) if m else None
+        """(value, first word, word after the match) of the leftmost known phrase, or None."""
+        words = words_of(folded)
+        for start in range(len(words)):
+            hit = self._at(words, start)
+            if hit is not None:
+                return hit[0], start, hit[1]
+        return None
 
     def findall(self, folded: str) -> list[tuple[str, int, int]]:
-        """Every known phrase in ``folded``, left to right, as (value, start, end)."""
-        return [(self.value_of[m.group(0)], m.start(), m.end())
-                for m in self._pattern.finditer(folded)]
+        """Every known phrase in ``folded``, left to right, as (value, first word, word after)."""
+        words, out, start = words_of(folded), [], 0
+        while start < len(words):
+            hit = self._at(words, start)
+            if hit is None:
+                start += 1
+            else:
+                out.append((hit[0], start, hit[1]))
+                start = hit[1]
+        return out

@@ -42,6 +42,7 @@ def table() -> dict:
     """The places table (countries, names, codes, states, cities, regions, landmarks)."""
     data = json.loads(_FILE.read_text("utf-8"))
     data["regions"] = {k: frozenset(v) for k, v in data["regions"].items()}
+    data["_joined"] = [k for k in data["names"] if " and " in k]  # "trinidad and tobago"
     data["_fuzzy"] = sorted({k for k, v in data["names"].items() if k.isascii() and len(k) >= 5})
     return data
 
@@ -140,18 +141,20 @@ def split_places(text: str) -> tuple[str, ...]:
     """The places of a list written as text ("Japan, Korea and Trinidad and Tobago"): split at
     commas, "and", "or" and "&", except inside a known name ("Trinidad and Tobago")."""
     names = table()["names"]
+    joined = table()["_joined"]
     out: list[str] = []
-    for chunk in re.split(r"\s*[,;|\n]\s*", text):
+    for chunk in re.split(r"\s*[,;|\n]\s*", re.sub(r"\s*\([^)]*\)", "", text)):
         chunk = chunk.strip()
         if not chunk:
             continue
         if fold(chunk) in names or fold(chunk)[4:] in names or not _LIST.search(chunk):
             out.append(chunk)
             continue
-        words = re.split(r"(\s+(?:and|or|&)\s+)", chunk)
+        words = re.split(r"(\s+(?:and|or|&)\s+)", chunk, flags=re.I)
         current = words[0]
         for joiner, word in zip(words[1::2], words[2::2]):
-            if fold(current + joiner + word) in names:
+            candidate = fold(current + joiner + word)
+            if any(n.startswith(candidate) or candidate.startswith(n) for n in joined):
                 current = current + joiner + word
             else:
                 out.append(current.strip())

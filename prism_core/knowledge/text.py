@@ -5,18 +5,18 @@ as "and", dots and quotes dropped, dashes and underscores as spaces, runs of spa
 """
 from __future__ import annotations
 
-import re
 import unicodedata
 from functools import lru_cache
 
 __all__ = ["fold", "strip_accents"]
 
-_DROP = str.maketrans({".": "", "'": "", "\u2019": "", "\u2018": "", "`": "", '"': "",
-                       "\u201c": "", "\u201d": "", "\u00b4": ""})
-_SPACE = re.compile(r"[\s_\-\u2010-\u2015]+")
+_FOLD = str.maketrans({".": "", "'": "", "\u2019": "", "\u2018": "", "`": "", '"': "",
+                       "\u201c": "", "\u201d": "", "\u00b4": "", "_": " ", "-": " ",
+                       "\u2010": " ", "\u2011": " ", "\u2012": " ", "\u2013": " ", "\u2014": " ",
+                       "\u2015": " ", "&": " and "})
+_EDGES = " ,;:!?()[]{}"
 
 
-@lru_cache(maxsize=1 << 16)
 def strip_accents(text: str) -> str:
     """``text`` without combining marks ("México" -> "Mexico"); other scripts are kept."""
     if text.isascii():
@@ -29,5 +29,6 @@ def strip_accents(text: str) -> str:
 @lru_cache(maxsize=1 << 17)
 def fold(text: str) -> str:
     """The comparison form of a spelling: "Côte d'Ivoire" -> "cote divoire", "U.S.A." -> "usa"."""
-    text = strip_accents(text).casefold().replace("&", " and ").translate(_DROP)
-    return _SPACE.sub(" ", text).strip(" ,;:!?()[]{}")
+    if not text.isascii():
+        text = strip_accents(text)
+    return " ".join(text.casefold().translate(_FOLD).split()).strip(_EDGES)

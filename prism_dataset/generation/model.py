@@ -14,6 +14,7 @@ import re
 from pathlib import Path
 from string import Template
 
+from prism_core.attributes import reveal_label
 from prism_core.backends import ChatRequest, get_backend
 from prism_core.cache import CachedBackend, ResponseCache
 from prism_core.prompts import PromptFolder
@@ -30,14 +31,6 @@ PROMPT_VERSION = 1
 _PROMPTS = PromptFolder(PROMPT_DIR)
 _MAX_TOKENS = {"event": 60, "topic": 80, "post": 200, "caption": 90}
 _MAX_CHARS = {"event": 300, "topic": 300, "post": 1200, "caption": 500}
-_LABELS = {"age": "age", "sex": "sex", "education": "education", "occupation": "occupation",
-           "income": "yearly income", "relationship": "relationship status",
-           "location.place_of_birth": "place of birth",
-           "location.travel_history": "a country they travelled to",
-           "appearance.height_cm": "height", "appearance.weight_kg": "weight",
-           "appearance.hair_color": "hair colour", "appearance.eye_color": "eye colour",
-           "shopping_habits": "shopping habits", "hobbies": "a hobby", "health": "health",
-           "religion": "religion"}
 
 
 def prompt_text(name: str) -> str:
@@ -69,7 +62,7 @@ def _reveal_lines(profile: dict, reveals: list[dict], channel: str) -> str:
     for r in reveals:
         if r["channel"] != channel:
             continue
-        label = _LABELS[r["key"]]
+        label = reveal_label(r["key"])
         value = surfaces(r["key"], reveal_value(profile, r["key"], r.get("item")))[0]
         if channel == "text":
             lines.append(f"- state their {label} plainly: {value}" if r["mode"] == "explicit" else
