@@ -145,6 +145,7 @@ def _key(attr: str) -> str:
 # ---------------------------------------------------------------- cleaning a guess
 
 _NO_ANSWER = frozenset(fold(w) for w in VOCAB["no_answer"])
+_NO_ANSWER_HEADS = frozenset(w[:1] for w in _NO_ANSWER if w[:1].isalpha()) | set("nuc")
 _NO_ANSWER_START = re.compile(
     r"(?:unknown|unclear|n/?a|none|not (?:specified|mentioned|stated|clear|known|determinable|"
     r"enough (?:info|information|evidence))|cannot (?:determine|be determined|infer|tell)|"
@@ -165,6 +166,9 @@ def is_no_answer(value: Any, key: str | None = None) -> bool:
     if value is None:
         return True
     if isinstance(value, str):
+        head = value.lstrip(" *_`\"'")[:1]
+        if head.isdigit() or (head.isalpha() and head.lower() not in _NO_ANSWER_HEADS):
+            return False
         text = fold(value.strip().strip("*_`\"'"))
         if key == "religion" and text == "none":
             return False
@@ -179,10 +183,25 @@ _HEDGE_FIRST = frozenset(fold(h).split()[0] for h in VOCAB["hedges"])
 _TAIL_HINT = re.compile(r"[)\]%]\s*$|conf|certain", re.I)
 
 
-@lru_cache(maxsize=1 << 16)
+_CLEANED: dict[str, str] = {}
+
+
 def clean_guess(text: str) -> str:
     """A guess without list markers ("1)", "-"), a trailing confidence ("(80%)") and leading
     hedges ("probably", "about"); case and inner punctuation are kept."""
+    out = _CLEANED.get(text)
+    if out is None:
+        if len(_CLEANED) > 1 << 16:
+            _CLEANED.clear()
+        out = _CLEANED[text] = _clean(text)
+        _CLEANED.setdefault(out, out)  # a cleaned guess is clean
+    return out
+
+
+clean_guess.cache_clear = _CLEANED.clear  # like the lru caches of the other readers
+
+
+def _clean(text: str) -> str:
     out = text.strip()
     if out and out[0] in _MARKER_START:
         out = _MARKER.sub("", out)
@@ -233,11 +252,28 @@ def _finite(value: float, attr: str) -> float:
     return value
 
 
+_AGE_PLAIN = re.compile(r"(\d{1,3})(?:\.\d+)?(?:\s*(?:years?|yrs?|y/?o)(?:\s*old)?)?")
+_TENS_WORDS = re.compile(r"\b(" + "|".join(_TENS) + r")[\s-]?(" + "|".join(_ONES) + r")?\b")
+_NUMBERS = re.compile(r"\d+(?:\.\d+)?")
+_AGE_RANGE = re.compile(r"(\d{1,3})\s*(?:-|to|and|/|or)\s*(\d{1,3})(?!\d)")
+_AGE_OVER = re.compile(r"(?:over|above|older than|more than|at least|>)\s*(\d{1,3})|(\d{1,3})\s*\+")
+_AGE_UNDER = re.compile(r"(?:under|below|younger than|less than|<)\s*(\d{1,3})")
+_DECADE_HINT = re.compile(r"0\s*'?\s*s\b|ties\b|something|ish\b|" + "|".join(_TENS))
+_THOUSANDS = re.compile(r"(\d),(\d{3})")
+_JOINER = re.compile(r"\b(?:to|-|and|or|through)\b|-")
+
+
 @lru_cache(maxsize=1 << 15)
 def _age_text(text: str) -> tuple | None:
-    t = _DASH.sub("-", strip_accents(clean_guess(text)).lower())
-    t = re.sub(r"(\d),(\d{3})", r"\1\2", t)
-    decades = list(_DECADE.finditer(t))
+    t = clean_guess(text)
+    m = _AGE_PLAIN.fullmatch(t)  # the usual answer: "34", "34 years old"
+    if m:
+        return ("point", int(m.group(1)) if "." not in t else int(round(float(
+            _NUMBERS.match(t).group(0)))))
+    t = _DASH.sub("-", strip_accents(t).lower())
+    if "," in t:
+        t = _THOUSANDS.sub(r"\1\2", t)
+    decades = list(_DECADE.finditer(t)) if _DECADE_HINT.search(t) else ()
     if decades:
         spans = []
         for m in decades:
@@ -245,38 +281,39 @@ def _age_text(text: str) -> tuple | None:
                 _DECADE_WORDS.get(m.group(3) or "") or _TENS[m.group(4)]
             lo, hi = _PART[m.group(1)]
             spans.append((base + lo, base + hi))
-        if len(spans) >= 2 and re.search(r"\b(?:to|-|and|or|through)\b|-", t[decades[0].end():
-                                                                             decades[1].start()]):
+        if len(spans) >= 2 and _JOINER.search(t[decades[0].end():decades[1].start()]):
             return ("range", spans[0][0], spans[1][1])
         return ("range",) + spans[0]
-    words = re.search(r"\b(" + "|".join(_TENS) + r")[\s-]?(" + "|".join(_ONES) + r")?\b", t)
-    numbers = [n for n in re.findall(r"\d+(?:\.\d+)?", t)]
-    if not numbers and words:
-        return ("point", _TENS[words.group(1)] + _ONES.get(words.group(2) or "", 0))
+    numbers = _NUMBERS.findall(t)
+    if not numbers:
+        words = _TENS_WORDS.search(t)
+        if words:
+            return ("point", _TENS[words.group(1)] + _ONES.get(words.group(2) or "", 0))
     if any(len(n.split(".")[0]) == 4 for n in numbers):
         if all(len(n.split(".")[0]) == 4 for n in numbers):
             return None  # a year (of birth) is not an age
         numbers = [n for n in numbers if len(n.split(".")[0]) != 4]
-    m = re.search(r"(\d{1,3})\s*(?:-|to|and|/|or)\s*(\d{1,3})(?!\d)", t)
-    if m:
-        lo, hi = sorted((int(m.group(1)), int(m.group(2))))
-        return ("range", lo, hi)
-    m = re.search(r"(?:over|above|older than|more than|at least|>)\s*(\d{1,3})|(\d{1,3})\s*\+", t)
-    if m:
-        n = int(m.group(1) or m.group(2))
-        return ("range", n, n + 10)
-    m = re.search(r"(?:under|below|younger than|less than|<)\s*(\d{1,3})", t)
-    if m:
-        n = int(m.group(1))
-        return ("range", max(n - 10, 0), n - 1)
     if numbers:
+        m = _AGE_RANGE.search(t)
+        if m:
+            lo, hi = sorted((int(m.group(1)), int(m.group(2))))
+            return ("range", lo, hi)
+        m = _AGE_OVER.search(t)
+        if m:
+            n = int(m.group(1) or m.group(2))
+            return ("range", n, n + 10)
+        m = _AGE_UNDER.search(t)
+        if m:
+            n = int(m.group(1))
+            return ("range", max(n - 10, 0), n - 1)
         if len(numbers[0]) > 6:
             return None
         return ("point", int(round(float(numbers[0]))))
-    m = _STAGE_RE.search(fold(t))
+    folded = fold(t)
+    m = _STAGE_RE.search(folded)
     if m:
         return ("range",) + _STAGES[m.group(0)]
-    if _VAGUE_AGE_RE.search(fold(t)):
+    if _VAGUE_AGE_RE.search(folded):
         return ("vague",)
     return None
 

@@ -642,8 +642,18 @@ def _split_text(key: str, text: str) -> list[str]:
     return list(_split_text_cached(key, text))
 
 
+_SEPARATORS = re.compile(r"[,;\n&]|\b(?:or|and)\b|\(|^\s*(?:\d+[.)]|[-*\u2022])\s")
+
+
 @lru_cache(maxsize=1 << 14)
 def _split_text_cached(key: str, text: str) -> tuple[str, ...]:
+    if not _SEPARATORS.search(text):  # one plain answer: nothing to split
+        stripped = text.strip().strip(" .")
+        return (stripped,) if stripped else ()
+    return _split_text_parts(key, text)
+
+
+def _split_text_parts(key: str, text: str) -> tuple[str, ...]:
     """Alternatives written in one string: "a, b or c", "a; b", one per line.
 
     Commas split only short items (so "married, with two kids" or "buys in bulk, shops

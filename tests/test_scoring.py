@@ -266,6 +266,22 @@ def test_judge_decides_only_what_rules_cannot():
     assert unsure["attributes"]["occupation"]["judged"] == 0
 
 
+def test_open_guesses_are_counted_and_their_share_aggregated():
+    truth = {"occupation": "nurse", "age": 34}
+    preds = [{"occupation": {"guesses": ["Business Consultant", "pharmacist", "chef"]}, "age": 34},
+             {"occupation": {"guesses": ["ICU nurse"]}, "age": 50}]
+    rules = [score_user(p, truth) for p in preds]
+    assert rules[0]["attributes"]["occupation"]["open"] == 2   # chef is decided: another option
+    assert rules[0]["attributes"]["occupation"]["top3"] == 0.0
+    summary = aggregate(rules)
+    occ = summary["attributes"]["occupation"]
+    assert (occ["guesses"], occ["open"], occ["open_share"]) == (4, 2, .5)
+    assert summary["open_share"] == 2 / 6 and summary["attributes"]["age"]["open_share"] == 0
+    judged = aggregate([score_user(p, truth, judge=FixedJudge("yes")) for p in preds])
+    assert judged["open_share"] == 0 and judged["attributes"]["occupation"]["judged"] == 2
+    assert judged["attributes"]["occupation"]["top1"] == 1.0
+
+
 def test_parse_failures_are_counted_not_scored():
     pred = {"attributes": {"age": {"guesses": [34]}},
             "parse_failures": {"sex": "no value found", "REG": "truncated"}}

@@ -138,20 +138,23 @@ def _float(v) -> float:
 
 
 def format_table(summary: dict) -> str:
-    """Per-attribute top-1 / top-3 / coverage / parse-failure table of a summary, as text."""
+    """Per-attribute top-1 / top-3 / coverage / parse-failure table of a summary, as text, with
+    the share of guesses the scoring rules left open (decided by a judge, else scored 0)."""
     scores = summary["scores"]
 
     def pct(v):
         return "   -  " if v is None else f"{100 * v:5.1f}%"
 
-    head = f"{'attribute':<16} {'top-1':>7} {'top-3':>7} {'coverage':>9} {'parse fail':>11}"
+    head = (f"{'attribute':<16} {'top-1':>7} {'top-3':>7} {'coverage':>9} {'parse fail':>11} "
+            f"{'left open':>10}")
     lines = [head, "-" * len(head)]
     for key, a in scores["attributes"].items():
         lines.append(f"{key:<16} {pct(a['top1']):>7} {pct(a['top3']):>7} {pct(a['coverage']):>9} "
-                     f"{pct(a['parse_failure_rate']):>11}")
+                     f"{pct(a['parse_failure_rate']):>11} {pct(a.get('open_share')):>10}")
     lines.append("-" * len(head))
     lines.append(f"{'mean':<16} {pct(scores['top1']):>7} {pct(scores['top3']):>7} "
-                 f"{pct(scores['coverage']):>9} {pct(scores['parse_failure_rate']):>11}")
+                 f"{pct(scores['coverage']):>9} {pct(scores['parse_failure_rate']):>11} "
+                 f"{pct(scores.get('open_share')):>10}")
     cfg = summary.get("config") or {}
     users = summary.get("users", 0)
     failed = summary.get("failures", 0)
