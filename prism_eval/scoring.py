@@ -534,8 +534,7 @@ def _rule_location(truth, guesses, judge, stats):
                 stats[0] += bad
                 hits = sum(1 for c in seen[:max(3, len(travel))] if c in travel)
                 s_travel = hits / len(travel)
-        if not present or stats[0] - before >= present:  # nothing in the guess could be read
-            stats[3] += 1
+        _count_unreadable_guess(g, ("place_of_birth", "travel_history"), present, before, stats)
         out.append((s_pob, s_travel))
     return out
 
@@ -586,10 +585,19 @@ def _rule_appearance(truth, guesses, judge, stats):
                 if colour is None:
                     stats[0] += 1
                 scores.append(1.0 if colour == t else 0.0)
-        if not present or stats[0] - before >= present:  # nothing in the guess could be read
-            stats[3] += 1
+        _count_unreadable_guess(g, _APP_SUBS, present, before, stats)
         out.append(tuple(scores))
     return out
+
+
+def _count_unreadable_guess(g: dict, subs: tuple, scored: int, before: int, stats: list) -> None:
+    """Count a struct guess as unreadable when none of its sub-fields could be read: it has
+    none, or every one was scored (had a truth) and unreadable."""
+    if stats[0] - before < scored:  # a scored sub-field was read
+        return
+    if sum(1 for sub in subs if _pick(g, sub) is not None) > scored:
+        return  # it also answers sub-fields without a truth: read, not scored
+    stats[3] += 1
 
 
 def _hobby_list(guesses: list, limit: int, stats: list, seen: list | None = None) -> list:

@@ -462,3 +462,12 @@ def test_prepared_truth_is_reused_and_picklable():
     pred = {"age": 35, "hobbies": ["yoga"], "sex": "male", "occupation": "RN"}
     assert score_user(pred, truth)["top1"] == 1.0
     assert score_user(pred, pickle.loads(pickle.dumps(truth))) == score_user(pred, truth)
+
+
+def test_a_guess_of_sub_fields_without_a_truth_is_read_not_a_parse_failure():
+    truth = {"location": {"place_of_birth": "China", "travel_history": []}}
+    pred = {"location": {"guesses": [{"place_of_birth": None, "travel_history": ["UK"]}]}}
+    loc = score_user(pred, truth)["attributes"]["location"]
+    assert loc["answered"] and not loc["parse_failure"] and loc["top1"] == 0
+    bad = score_user({"location": {"guesses": [{"place_of_birth": 7}]}}, truth)
+    assert bad["attributes"]["location"]["parse_failure"]
