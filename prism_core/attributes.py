@@ -511,8 +511,15 @@ def _bracket_of(label: str) -> dict:
     return {"label": label, "min": int(lo), "max": int(hi) if hi else int(lo)}
 
 
+_PLAIN_AMOUNT = re.compile(r"\$?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?\s*(k|K)?")
+
+
 @lru_cache(maxsize=1 << 14)
 def _income_text(raw: str) -> dict:
+    m = _PLAIN_AMOUNT.fullmatch(raw.strip())  # the usual answer: "$72,000", "72000", "72k"
+    if m:
+        amount = _money(m.group(0).replace("$", "").replace("K", "k"))
+        return _income_dict(amount, amount)
     text = _DASH.sub("-", clean_guess(raw).lower())
     if _OTHER_CURRENCY.search(text):
         raise AttributeValueError(f"income: {raw!r} is not in USD, EUR or GBP")
@@ -646,8 +653,12 @@ _CLAUSES = re.compile(r"\s*(?:,|;|\band\b|\bbut\b|\bwhile\b|\bwith\b|\bthen\b|\b
 def read_education(value: str) -> str | None:
     """The highest completed level a guess names; a degree in progress counts as the level its
     students hold ("PhD candidate" = master's degree). None when no level is named."""
+    folded = fold(clean_guess(value))
+    level = _EDU_LEVELS.exact(folded)
+    if level is not None:  # the usual answer: one degree named as such
+        return level
     best = -1
-    for clause in _CLAUSES.split(fold(clean_guess(value))):
+    for clause in _CLAUSES.split(folded):
         if not clause:
             continue
         studying = _EDU_STUDYING.find(clause)

@@ -173,6 +173,10 @@ def read_place(text: str) -> Place | None:
     """
     if not isinstance(text, str):
         return None
+    whole = fold(text)
+    country = table()["names"].get(whole)
+    if country is not None and not _SPLIT.search(text):  # the usual answer: a country's name
+        return Place(country=country, name=whole)
     raw_parts = [p for p in _SPLIT.split(strip_accents(text)) if p.strip()]
     parts = [(fold(p), p) for p in raw_parts]
     parts = [(f, p) for f, p in parts if f]

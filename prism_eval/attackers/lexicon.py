@@ -37,6 +37,8 @@ from prism_core.attributes import (
 from prism_core.backends.base import Backend, ChatRequest, Generation, request_images
 from prism_core.knowledge import VOCAB, fold
 from prism_core.knowledge.places import demonyms, free_text_places
+
+from ..parsing import parse_prediction
 from prism_core.errors import PrismError
 
 __all__ = ["LexiconBackend", "lexicon_predict", "user_data_text", "REFERENCE_YEAR"]
@@ -156,7 +158,8 @@ class _Cue:
 
 
 _Rule = tuple[str, "re.Pattern[str]", Callable[[re.Match], Any], float]
-_RULES: list[_Rule] = []
+#: The cue rules, (slot, pattern, value of a match, weight); read by prism_eval.cues as well.
+RULES: list[_Rule] = []
 
 
 def _rule(slot: str, pattern: str, value: Any, weight: float = 1.0, flags: int = re.I) -> None:
@@ -167,7 +170,7 @@ def _rule(slot: str, pattern: str, value: Any, weight: float = 1.0, flags: int =
         fn = (lambda g: lambda m: m.group(g))(value)
     else:
         fn = (lambda v: lambda m: v)(value)
-    _RULES.append((slot, re.compile(pattern, flags), fn, weight))
+    RULES.append((slot, re.compile(pattern, flags), fn, weight))
 
 
 def _words(*alternatives: str) -> str:
@@ -510,8 +513,6 @@ def _tidy(text: str) -> str:
 
 def _reports(text: str) -> tuple[list[dict], str]:
     """Prediction objects embedded in the text (earlier agents' reports) and the text without them."""
-    from ..parsing import parse_prediction
-
     decoder = json.JSONDecoder()
     reports, kept, i = [], [], 0
     while True:
@@ -543,7 +544,7 @@ def _value_key(value: Any) -> str:
 def _scan(text: str) -> list[_Cue]:
     cues = []
     for source, body in _segments(text):
-        for slot, pattern, fn, weight in _RULES:
+        for slot, pattern, fn, weight in RULES:
             for m in pattern.finditer(body):
                 try:
                     value = fn(m)
