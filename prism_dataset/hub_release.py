@@ -563,7 +563,8 @@ class _Hub:
             f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
         exc = ReleaseError(self.where, f"cannot fetch the release from the Hub and it is not in "
                            f"the local cache ({reason}); connect to the Hub once (HF_HUB_OFFLINE "
-                           f"unset) or pass data_dir=<release folder>")
+                           f"unset) or give a release folder (--data-dir on the command line, "
+                           f"data_dir= in Python)")
         exc.__cause__ = error
         return exc
 

@@ -238,8 +238,13 @@ def _load_hub(spec: str, split: str | None, cache_dir: str | None, desc: dict):
     except NoReleaseError as exc:
         import datasets
         log.info("%s; reading it with datasets.load_dataset", exc)
-        ds = datasets.load_dataset(repo_id, revision=revision or None, cache_dir=cache_dir)
-        return _pick_split(ds, split, desc, f"hub:{spec}")
+        try:
+            ds = datasets.load_dataset(repo_id, revision=revision or None, cache_dir=cache_dir)
+            return _pick_split(ds, split, desc, f"hub:{spec}")
+        except Exception as fallback:  # say what the repository holds, then why datasets failed
+            why = str(root_cause(fallback)).strip().splitlines() or [type(fallback).__name__]
+            raise PrismError(f"{exc}; read as a `datasets` repository instead, it fails: "
+                             f"{why[0]}") from None
     return _release(root, split, desc)
 
 

@@ -91,6 +91,19 @@ def test_hub_repo_without_release_files_is_read_with_load_dataset(hub, v1_dir, m
     assert users[0].attributes["education"] == "PhD"
 
 
+def test_a_repo_neither_reads_says_what_it_holds_and_why_datasets_failed(hub, monkeypatch):
+    import datasets
+    hub.add("prism-test/rar", {"release.rar": b"Rar!", "README.md": b"# x", "docs/a.pdf": b"%PDF"})
+
+    def fake_load_dataset(repo, revision=None, cache_dir=None):
+        return datasets.DatasetDict({"train": datasets.Dataset.from_list([{"pdf": "a.pdf"}])})
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    with pytest.raises(PrismError) as err:
+        load_users("hub:prism-test/rar")
+    message = str(err.value)
+    assert "\n" not in message and "release.rar" in message and "pdf" in message
+
+
 def test_bad_hub_spec_is_one_line():
     with pytest.raises(PrismError, match="expected hub:OWNER/NAME"):
         load_users("hub:just-a-name")
