@@ -1,4 +1,5 @@
-"""API concurrency and cache benchmark against the local fake chat-completions server.
+"""API concurrency and cache benchmark against the local fake chat-completions server: the bare
+backend (``generate`` on a list); bench/evaluate_throughput.py measures the whole `prism evaluate`.
 
 The server (tests/fake_openai.py) runs in its own process, as a real one would, and answers
 each request after 100 ms. 200 requests: once with concurrency 16, once with

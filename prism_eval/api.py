@@ -201,9 +201,10 @@ def _device_options(specs: dict[str, str], options: dict[str, dict]) -> None:
             options.setdefault(role, {})["device"] = f"cuda:{local}"
 
 
-def run_all(options: RunOptions, folders: dict[str, Path], *, cache_path: Path | None = None
-            ) -> list[RunResult]:
-    """Run each named run into its folder over one loaded dataset and one set of backends."""
+def run_all(options: RunOptions, folders: dict[str, Path], *, cache_path: Path | None = None,
+            loaded: tuple | None = None) -> list[RunResult]:
+    """Run each named run into its folder over one loaded dataset and one set of backends
+    (``loaded``: a (dataset, description) already loaded, e.g. a defended split)."""
     names = _check_runs(folders)
     per_run = {n: resolve_roles(options.model, options.role_items(), RUNS[n][0]) for n in names}
     specs = {r: s for n in names for r, s in per_run[n].items()}
@@ -211,8 +212,9 @@ def run_all(options: RunOptions, folders: dict[str, Path], *, cache_path: Path |
         check_installed(spec)  # unknown model or missing extra: one line, before any work
     table = options.option_table()
     _device_options(specs, table)
-    dataset, info = load_users(options.dataset, data_dir=options.data_dir, n_users=options.n_users,
-                               seed=options.seed, split=options.split)
+    dataset, info = loaded or load_users(options.dataset, data_dir=options.data_dir,
+                                         n_users=options.n_users, seed=options.seed,
+                                         split=options.split)
     backends = build_backends(specs, table)            # missing API key: one line, names it
     done = []
     try:

@@ -30,9 +30,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         f"without topics (default: {','.join(DEFAULT_RUNS)})")
     p.add_argument("--out", help="output folder (default: prism-audit/<dataset>_<model>)")
     p.add_argument("--title", help="report title")
+    p.add_argument("--defence", "--defense", action="append", default=[], metavar="SPEC",
+                   help="measure a defence: the runs before and after it on the same users, "
+                        "model and cache, per attribute and channel, with its utility cost "
+                        "(repeatable; see prism defend --help; default variants then "
+                        "chain,posts-only,image-only)")
 
 
 def run(args) -> int:
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    print(audit(RunOptions.from_args(args, variants=variants)))
+    if args.defence:
+        from .defences.compare import defence_audit
+        print(defence_audit(RunOptions.from_args(args, variants=variants), args.defence))
+        return 0
+    print(_imageless_not_measured(audit(RunOptions.from_args(args, variants=variants))))
     return 0
+
+
+def _imageless_not_measured(result):
+    """The printed table says "not measured" for the image channel of runs whose data held no
+    image (e.g. v1 without its images folder), as the report does, never a 0.0% row."""
+    for r in result.runs:
+        counts = (((r.summary or {}).get("config") or {}).get("dataset") or {}).get("images") or {}
+        if r.summary and "found" in counts and not counts["found"] and r.variant != "text-only":
+            why = f"the data has no images ({counts['found']} of {counts.get('referenced', 0)} found)"
+            r.summary.setdefault("not_measured", {}).setdefault("image", why)
+    return result

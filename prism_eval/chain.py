@@ -8,9 +8,12 @@
 - **synthesis** agent: all reports -> the final prediction (prism_core/prediction.py format).
 
 Variants: ``chain`` (all three), ``text-only`` (text + synthesis), ``image-only`` (image +
-synthesis), ``single`` (one prompt with every post and image, role ``single``). A batch of users
-runs stage by stage: all text requests in one ``generate`` call, then all image requests, then
-all synthesis requests, so local models batch and API backends overlap users. Prompts follow
+synthesis), ``single`` (one prompt with every post and image, role ``single``). A user's way
+through a variant is written once (``Chain._steps``: evidence calls, then synthesis) and driven
+two ways: :meth:`Chain.run` takes a batch of users stage by stage (all text requests in one
+``generate`` call, then all image requests, then all synthesis requests), so local models batch;
+:meth:`Chain.arun_user` takes one user on an event loop, for API backends (``Chain.flows``), so
+that users flow through the stages with no barrier between them. Prompts follow
 the ``<user_data>`` / ``[post_id]`` / ``[post_id:image]`` contract (COMMON.md), so the offline
 ``lexicon`` backend can play every role. Every request carries the tags ``role``,
 ``template_hash`` and ``user_id``; with ``json_mode`` it asks for JSON with its role's answer
@@ -23,6 +26,7 @@ channel as not measured -- never a failure per image.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -125,7 +129,8 @@ def render_posts(user: UserInput, *, text: bool = True, images: bool = False,
 
 
 class Chain:
-    """Runs one variant of the chain over batches of users (see module docstring).
+    """Runs one variant of the chain over batches of users (:meth:`run`) or one user on an event
+    loop (:meth:`arun_user`); see the module docstring.
 
     ``backends`` maps each role the variant needs to a Backend (the same object may serve
     several roles). ``topics``: show the topics the user follows to the text agent / single
@@ -268,6 +273,111 @@ class Chain:
 
     # -------------------------------------------------------------- running
 
+    @property
+    def flows(self) -> bool:
+        """Whether every role's backend takes single requests on an event loop (API backends):
+        users can then go through the stages one by one (:meth:`arun_user`), without batches."""
+        return all(getattr(b, "async_submit", False) for b in self.backends.values())
+
+    def run(self, users: list[UserInput], refresh: dict[str, set] | None = None) -> list[UserOutcome]:
+        """Run the variant over a batch of users, stage by stage: each stage's calls of every user
+        go to a role's backend in one ``generate`` call (local models batch them). Never raises
+        for one bad user; unreadable images are dropped (recorded on the user).
+        ``refresh``: user_id -> {(role, image_id)} of calls to ask again past the cache.
+        """
+        self._refresh = refresh or {}
+        outcomes = [self._begin(u) for u in users]
+        live = []  # (steps of a user not done yet, the calls of its current stage)
+        for o in outcomes:
+            steps = self._steps(o)
+            if (jobs := next(steps, None)) is not None:
+                live.append((steps, jobs))
+        while live:
+            answers: list[list] = [[None] * len(jobs) for _, jobs in live]
+            for role in ROLES:   # text before image, as the stages always ran
+                todo = [(k, j) for k, (_, jobs) in enumerate(live)
+                        for j, job in enumerate(jobs) if job[0] == role]
+                gens = self._generate(role, [live[k][1][j][2] for k, j in todo])
+                for (k, j), gen in zip(todo, gens):
+                    answers[k][j] = gen
+            live = [(steps, jobs) for (steps, _), got in zip(live, answers)
+                    if (jobs := _send(steps, got)) is not None]
+        for o in outcomes:
+            self._nothing_left(o)
+        return outcomes
+
+    async def arun_user(self, user: UserInput, refresh: dict[str, set] | None = None) -> UserOutcome:
+        """One user through the variant on the running event loop: a stage's calls are submitted
+        together and the next stage starts as soon as they are answered, whatever other users
+        wait for (a hung call delays only its user). Never raises for one bad user."""
+        self._refresh = refresh or {}
+        o = self._begin(user)
+        steps = self._steps(o)
+        jobs = next(steps, None)
+        while jobs is not None:
+            jobs = _send(steps, list(await asyncio.gather(
+                *(self._asubmit(role, req) for role, _, req in jobs))))
+        self._nothing_left(o)
+        return o
+
+    def _steps(self, o: UserOutcome):
+        """One user's way through the variant, as a generator: it yields the calls of its next
+        stage, [(role, image id or None, request)] (never empty), and is sent their answers in
+        that order. The drivers decide how calls are made (:meth:`run`, :meth:`arun_user`)."""
+        if self.variant == "single":
+            req = self._build(o, self.single_request)
+            if req is not None:
+                [gen] = yield [("single", None, req)]
+                self._final(o, "single", gen, "single prompt failed")
+            return
+        jobs = []
+        if "text" in self.roles and (req := self._build(o, self.text_request)) is not None:
+            jobs.append(("text", None, req))
+        if "image" in self.roles:
+            jobs += [("image", i, r) for i, r in self._build(o, self.image_requests) or []]
+        answers = (yield jobs) if jobs else []
+        reports: list[tuple[str, Parsed]] = []
+        for (role, image_id, _), gen in zip(jobs, answers):
+            parsed = self._record(o, role, gen, image_id)
+            if parsed is not None:
+                reports.append((f"Image analyst, from [{image_id}]" if image_id
+                                else "Text analyst, from the posts", parsed))
+        if o.failure or not o.calls:
+            return  # nothing to analyse for this variant (e.g. no images): unanswered
+        if not reports:
+            o.failure = "every evidence request failed: " + (o.errors[0] if o.errors else "?")
+            return
+        req = self._build(o, self.synthesis_request, reports)
+        if req is not None:
+            [gen] = yield [("synthesis", None, req)]
+            self._final(o, "synthesis", gen, "synthesis failed")
+
+    def _begin(self, user: UserInput) -> UserOutcome:
+        """A new outcome, with the user's unreadable images recorded as dropped when the
+        variant reads images."""
+        o = UserOutcome(user)
+        if any(r in IMAGE_ROLES and r not in self.blind for r in self.roles):
+            bad = [p for p in user.posts if p.image_error]
+            o.errors.extend(p.image_error for p in bad)
+            o.dropped_images.extend({"image_id": p.image_id, "reason": p.image_error} for p in bad)
+        return o
+
+    def _final(self, o: UserOutcome, role: str, gen: Generation, what: str) -> None:
+        """Record the final answer (synthesis or single): the prediction, or the failure."""
+        parsed = self._record(o, role, gen)
+        if parsed is None:
+            o.failure = f"{what}: {gen.error}"
+        else:
+            o.prediction = parsed.prediction
+
+    @staticmethod
+    def _nothing_left(o: UserOutcome) -> None:
+        """A user whose only input was dropped images failed (nothing left to analyse)."""
+        if not o.calls and not o.failure and o.dropped_images:
+            n = len(o.dropped_images)
+            o.failure = (f"nothing to analyse: {n} unreadable image(s) dropped "
+                         f"({o.dropped_images[0]['reason']})")
+
     def _generate(self, role: str, requests: list[ChatRequest]) -> list[Generation]:
         """One backend call for a stage. A batch that crashes is retried request by request, so
         a request that cannot be encoded or sent fails only its own user."""
@@ -296,6 +406,20 @@ class Chain:
             raise RuntimeError(f"backend returned {len(gens)} answers for {len(requests)} requests")
         return gens
 
+    async def _asubmit(self, role: str, request: ChatRequest) -> Generation:
+        """One call on the event loop; an exception fails only this call (configuration
+        errors stop the run)."""
+        try:
+            gen = await self.backends[role].asubmit(request)
+        except PrismError:
+            raise
+        except Exception as exc:
+            return Generation(error=f"{type(exc).__name__}: {exc}")
+        # the answer is in (and cached): let the requests waiting for a free slot go out before
+        # it is parsed -- answers arrive in bursts, and slots would idle behind their parsing
+        await asyncio.sleep(0)
+        return gen
+
     def _build(self, o: UserOutcome, make, *args):
         """A request from ``make(user, *args)``; one that cannot be built fails only its user."""
         try:
@@ -306,84 +430,6 @@ class Chain:
             o.failure = f"cannot build the request: {type(exc).__name__}: {exc}"
             o.errors.append(o.failure)
             return None
-
-    def run(self, users: list[UserInput], refresh: dict[str, set] | None = None) -> list[UserOutcome]:
-        """Run the variant over a batch of users, stage by stage; never raises for one bad user.
-
-        Unreadable images are dropped (recorded on the user) and the user goes on without them.
-        ``refresh``: user_id -> {(role, image_id)} of calls to ask again past the cache.
-        """
-        self._refresh = refresh or {}
-        outcomes = [UserOutcome(u) for u in users]
-        uses_images = any(r in IMAGE_ROLES and r not in self.blind for r in self.roles)
-        for o in outcomes:
-            bad = [p for p in o.user.posts if p.image_error]
-            if bad and uses_images:
-                o.errors.extend(p.image_error for p in bad)
-                o.dropped_images.extend({"image_id": p.image_id, "reason": p.image_error}
-                                        for p in bad)
-        if self.variant == "single":
-            self._run_single(outcomes)
-            self._nothing_left(outcomes)
-            return outcomes
-        reports: dict[int, list[tuple[str, Parsed]]] = {id(o): [] for o in outcomes}
-        if "text" in self.roles:
-            self._evidence("text", [(o, None, r) for o in outcomes
-                                    if (r := self._build(o, self.text_request)) is not None], reports)
-        if "image" in self.roles:
-            jobs = []
-            for o in outcomes:
-                for image_id, r in self._build(o, self.image_requests) or []:
-                    jobs.append((o, image_id, r))
-            self._evidence("image", jobs, reports)
-        todo = []
-        for o in outcomes:
-            if o.failure or not o.calls:
-                continue  # nothing to analyse for this variant (e.g. no images): unanswered
-            if not reports[id(o)]:
-                o.failure = "every evidence request failed: " + (o.errors[0] if o.errors else "?")
-                continue
-            req = self._build(o, self.synthesis_request, reports[id(o)])
-            if req is not None:
-                todo.append((o, req))
-        for (o, _), gen in zip(todo, self._generate("synthesis", [r for _, r in todo])):
-            parsed = self._record(o, "synthesis", gen)
-            if parsed is None:
-                o.failure = f"synthesis failed: {gen.error}"
-            else:
-                o.prediction = parsed.prediction
-        self._nothing_left(outcomes)
-        return outcomes
-
-    @staticmethod
-    def _nothing_left(outcomes: list[UserOutcome]) -> None:
-        """A user whose only input was dropped images failed (nothing left to analyse)."""
-        for o in outcomes:
-            if not o.calls and not o.failure and o.dropped_images:
-                n = len(o.dropped_images)
-                o.failure = (f"nothing to analyse: {n} unreadable image(s) dropped "
-                             f"({o.dropped_images[0]['reason']})")
-
-    def _evidence(self, role: str, jobs: list[tuple[UserOutcome, str | None, ChatRequest]],
-                  reports: dict[int, list[tuple[str, Parsed]]]) -> None:
-        """One evidence stage (text agent per user, or image agent per image): each answer that
-        parses becomes a report for the synthesis agent."""
-        for (o, image_id, _), gen in zip(jobs, self._generate(role, [r for *_, r in jobs])):
-            parsed = self._record(o, role, gen, image_id)
-            if parsed is not None:
-                title = (f"Image analyst, from [{image_id}]" if image_id
-                         else "Text analyst, from the posts")
-                reports[id(o)].append((title, parsed))
-
-    def _run_single(self, active: list[UserOutcome]) -> None:
-        jobs = [(o, self._build(o, self.single_request)) for o in active]
-        jobs = [(o, r) for o, r in jobs if r is not None]
-        for (o, _), gen in zip(jobs, self._generate("single", [r for _, r in jobs])):
-            parsed = self._record(o, "single", gen)
-            if parsed is None:
-                o.failure = f"single prompt failed: {gen.error}"
-            else:
-                o.prediction = parsed.prediction
 
     def _record(self, o: UserOutcome, role: str, gen: Generation,
                 image_id: str | None = None) -> Parsed | None:
@@ -405,6 +451,14 @@ class Chain:
         if parsed.method == "none":
             call["outcome"] = "unparsed"
         return parsed
+
+
+def _send(steps, answers: list[Generation]):
+    """The next stage of a user's steps generator after ``answers``; None when it is done."""
+    try:
+        return steps.send(answers)
+    except StopIteration:
+        return None
 
 
 def _report_json(parsed: Parsed) -> str:

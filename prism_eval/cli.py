@@ -6,6 +6,7 @@ A command module exposes ``add_arguments(parser)`` and ``run(args) -> int``; reg
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.metadata
 import logging
@@ -23,6 +24,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("prism_eval.evaluate_cmd", "run a model's inference chain over a dataset and score it"),
     "score": ("prism_eval.score_cmd", "score the predictions of a results file again (e.g. with a judge)"),
     "report": ("prism_eval.report_cmd", "write an HTML + Markdown report with plots for one or several runs"),
+    "defend": ("prism_eval.defend_cmd", "apply defences (redaction, NER anonymisation, LLM rewriting, "
+                                        "image blurring, ...) to a split and write the defended split"),
+    "warn": ("prism_eval.warn_cmd", "tell which attributes a draft post (and picture) reveals, or "
+                                    "newly reveals, before it is posted"),
 }
 
 
@@ -49,12 +54,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Once(logging.Filter):
+    """Lets each distinct warning through once per command: the runs of an audit build the same
+    data and backends again and would repeat it (the report records what was missing)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[tuple[str, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.name, record.getMessage())
+        if key in self.seen:
+            return False
+        self.seen.add(key)
+        return True
+
+
+@contextlib.contextmanager
+def _console_logging():
+    """While a command runs: each warning once, written above the progress bars (not into
+    them). Only the console handler of ``logging.basicConfig`` is touched (none under pytest)."""
+    root = logging.getLogger()
+    console = [h for h in root.handlers if type(h) is logging.StreamHandler]
+    if not console:
+        yield
+        return
+    once = _Once()
+    for h in console:
+        h.addFilter(once)
+    try:
+        from tqdm.contrib.logging import logging_redirect_tqdm
+        with logging_redirect_tqdm():
+            yield
+    finally:
+        for h in console:
+            h.removeFilter(once)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * args.verbose,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
-        return int(importlib.import_module(args._module).run(args) or 0)
+        with _console_logging():
+            return int(importlib.import_module(args._module).run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

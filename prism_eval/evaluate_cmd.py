@@ -52,7 +52,8 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
                    help="give the image agent the text of the image's post (default: off)")
     p.add_argument("--limit", type=int, help="evaluate only the first N users")
     p.add_argument("--batch-size", type=int,
-                   help="users per stage call (default 8 for hf models, 32 with an API, 128 with vLLM)")
+                   help="users per stage call (default 8 for hf models, 128 with vLLM); with API "
+                        "models only, users in flight (default twice the concurrency, at least 32)")
     p.add_argument("--max-tokens", type=int, help="generation limit of every role")
     p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (0 = greedy, cached)")
     p.add_argument("--json-mode", action=argparse.BooleanOptionalAction, default=True,

@@ -727,23 +727,31 @@ def _paper_text(runs: list[Run]) -> list[str]:
             "paper's numbers were measured on PRISM v1 with its own scoring rules, which it does "
             "not publish (this report's rules are in prism_eval/scoring.py); its attackers are "
             "M-LLMs given text and images, and only runs on v1 are shown beside them."]
+    said: dict[str, list[int]] = {}  # one sentence for keyword-baseline runs that score alike
     for r in _paper_runs(runs):
         v = 100 * (r.scores["attributes"][key].get("top1") or 0)
         who = r.model_words
         if r.backend("text") == "lexicon" or r.model == "lexicon":
-            msg = (f"Run {runs.index(r) + 1} is a keyword baseline, not an M-LLM: its religion "
-                   f"top-1 of {v:.1f}%")
+            msg = f"a keyword baseline, not an M-LLM: {{its}} religion top-1 of {v:.1f}%"
             if lo <= v <= hi:
                 msg += (f" falls inside the M-LLM band ({lo:.2f}–{hi:.2f}%) because the posts and "
-                        "topics name the religion outright often enough for keyword matching (it "
-                        "reads nothing else) — it says how much of this attribute leaks verbatim, "
-                        "not that a keyword baseline rivals an M-LLM.")
+                        "topics name the religion outright often enough for keyword matching, "
+                        "which sees words and nothing else — a measure of how much of this "
+                        "attribute leaks verbatim, not a sign that a keyword baseline rivals an "
+                        "M-LLM.")
             else:
                 msg += " measures how much of this attribute leaks verbatim."
-            text.append(msg)
+            if msg not in said:
+                text.append(msg)
+            said.setdefault(msg, []).append(runs.index(r) + 1)
         elif "image" in r.not_measured:
             text.append(f"Run {runs.index(r) + 1} ({who}) had no image input "
                         f"({r.not_measured['image']}), unlike the paper's text + image runs.")
+    for msg, numbers_ in said.items():
+        one = len(numbers_) == 1
+        head = (f"Run {numbers_[0]} is " if one else
+                f"Runs {', '.join(map(str, numbers_[:-1]))} and {numbers_[-1]} are each ")
+        text[text.index(msg)] = head + msg.replace("{its}", "its" if one else "their")
     return text
 
 
@@ -760,8 +768,10 @@ def _summary_section(runs: list[Run]) -> _Section:
     setup = []
     for rs in groups.values():
         r = rs[0]
-        setup.append(f"Attacker: {r.model_words}, model spec \"{r.model}\". Data: {r.data_words}, "
-                     f"{r.n_users} users.")
+        reader = next((x.image_reader for x in rs if x.image_reader), None)
+        setup.append(f"Attacker: {r.model_words}, model spec \"{r.model}\""
+                     + (f", text in images read by {reader}" if reader else "")
+                     + f". Data: {r.data_words}, {r.n_users} users.")
         setup.append("Runs: " + "; ".join(
             f"{_number(runs, x)}. {VARIANT_NAMES.get(x.variant, x.variant)} — {x.inputs}"
             for x in rs) + ".")
@@ -947,6 +957,12 @@ def build_report(paths: list[str], out_dir: str | None = None, *,
     (out / "figures").mkdir(parents=True, exist_ok=True)
     figures = report_figures(runs)
     sections = _sections(runs, figures)
+    # defences (prism audit --defence): before/after section when the folder has defence.json
+    from .defences.report_section import defence_section
+    if (d := defence_section(out)) is not None:
+        fig = FigureResult(d["figure_name"], d["figure_title"], d["figure"], d["reason"])
+        figures.append(fig)
+        sections.insert(1, _Section(d["title"], d["text"], figure=fig, tables=d["tables"]))
     pngs = {f.name: _png(f.figure) for f in figures if f.figure is not None}
     from importlib import metadata
     try:

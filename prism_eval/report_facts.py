@@ -537,6 +537,11 @@ def summary_sentences(runs: list[Run]) -> list[str]:
         s1 = (f"What leaked: {source}, the {lead.model_words} inferred no attribute clearly above "
               f"chance on {where} (more than two standard errors over a chance guesser that "
               "answers the same users).")
+    unread = float(lead.scores.get("parse_failure_rate") or 0.0)
+    if unread >= 0.9995:  # nothing was read: the zeros below say nothing about leakage
+        s1 = (f"What leaked: nothing can be told — every answer of the {lead.model_words} on "
+              f"{where} failed to parse ({_pp(unread)} parse failures), so every attribute counts "
+              "as unanswered and the scores below measure the output format, not leakage.")
 
     parts = []
     tp = topic_pair(runs)
@@ -604,4 +609,7 @@ def summary_sentences(runs: list[Run]) -> list[str]:
         s3 += (f"; when it answers it is right {_pp(al['answered'])} of the time, against "
                f"{_pp(al['answered_chance'])} for chance on the same "
                f"{al['n_answered']:,} user-attributes")
+    if unread > 0:
+        s3 += (f"; {_pp(unread)} of its answers could not be read (parse failures, counted as "
+               "unanswered)")
     return [s1, s2, s3 + "."]

@@ -203,3 +203,40 @@ def test_get_reads_what_get_many_reads(tmp_path):
     assert cache.get("a") == cache.get_many(["a"])["a"] and cache.get("a").cached
     assert (cache.get("a").text, cache.get("a").prompt_tokens) == ("x", 3)
     assert cache.get("b") is None and cache.get("missing") is None
+
+
+class AsyncCounting(CountingDummy):
+    """Takes single requests on an event loop (as API backends do), a little later."""
+    async_submit = True
+
+    async def asubmit(self, request):
+        import asyncio
+        self.seen += 1
+        await asyncio.sleep(0.01)
+        return DummyBackend.generate(self, [request])[0]
+
+
+def test_asubmit_serves_hits_stores_each_answer_and_sends_a_repeat_once(tmp_path):
+    import asyncio
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    inner = AsyncCounting()
+    backend = CachedBackend(inner, cache)
+    assert backend.async_submit
+
+    def run(reqs):
+        async def go():
+            return await asyncio.gather(*(backend.asubmit(r) for r in reqs))
+        return asyncio.run(go())
+
+    a, b, c = run([_req(), _req(), _req(text="other")])   # b: a repeat while a is on its way
+    assert inner.seen == 2 and (backend.hits, backend.misses) == (1, 2)
+    assert not a.cached and b.cached and b.text == a.text and len(cache) == 2
+    [d] = run([_req()])
+    assert d.cached and d.text == a.text and inner.seen == 2
+    [e] = run([_req(tags={"role": "text", "template_hash": "t1", "refresh": True})])
+    assert not e.cached and inner.seen == 3                 # asked again past the cache
+    [f] = run([_req(temperature=0.7)])
+    assert backend.uncached == 1 and inner.seen == 4 and len(cache) == 2
+    failing = CachedBackend(AsyncCounting(error="boom"), cache)
+    g = asyncio.run(failing.asubmit(_req(text="fails")))
+    assert g.error == "boom" and len(cache) == 2            # errors are never stored

@@ -109,8 +109,9 @@ def test_report_tables_match_the_summaries(audit):
     cells = [c.strip() for c in row.strip("|").split("|")]
     for run, cell in zip(runs, cells[1:]):
         a = run.scores["attributes"]["religion"]
-        # the keyword baseline reads no pixels: image only is "not measured", not a 0.0
-        assert cell == ("not measured" if run.variant == "image-only" else f"{100 * a['top1']:.1f}")
+        # without OCR the keyword baseline reads no pixels: image only is "not measured", not 0.0
+        blind = run.variant == "image-only" and not OCR
+        assert cell == ("not measured" if blind else f"{100 * a['top1']:.1f}")
     assert "revealed explicitly" in md and "planned in image" in md
 
 
@@ -120,9 +121,12 @@ def test_report_labels_models_data_and_what_was_not_measured(audit):
     assert "keyword baseline (no model)" in runs_table
     assert "template posts, placeholder images (caption drawn as text)" in runs_table
     assert "posts + topics" in runs_table
-    assert runs_table.count("the keyword baseline reads text only, no pixels") == 3  # chain, image, single
     [image_only] = [r for r in load_runs([str(audit)]) if r.variant == "image-only"]
-    assert not image_only.measured
+    if OCR:  # the report agrees with the summaries: every channel measured, OCR named
+        assert "| – |" in runs_table and "not measured" not in runs_table.split("|---|", 1)[1]
+        assert image_only.measured and "text in images read by OCR (tesseract" in md
+    else:  # the summaries' reason, for chain, image only and single
+        assert runs_table.count("image: no OCR engine") == 3 and not image_only.measured
     # no markup in the Markdown
     assert "&nbsp;" not in md and not re.search(r"<[a-z/][^>]*>", md)
 
@@ -133,7 +137,12 @@ def test_report_opens_with_three_sentences_from_the_numbers(audit):
     s1, s2, s3 = summary_sentences(runs)
     chain = numbers(lead_run(runs))["all"]  # posts-only leads when the audit has it
     assert s1.startswith("What leaked:") and "keyword baseline (no model)" in s1
-    assert s2.startswith("Through which channel:") and "images were not measured" in s2
+    assert s2.startswith("Through which channel:")
+    if OCR:  # what the images add to the posts and topics, and what they give alone
+        assert "adding the images to posts + topics moves the mean top-1 by" in s2
+        assert "images alone reach a mean top-1 of" in s2
+    else:
+        assert "images were not measured (no OCR engine" in s2
     assert "the topics the users follow add" in s2  # the default audit runs posts-only
     assert s3.startswith("How far above chance:")
     for v in (chain["top1"], chain["chance_matched"], chain["answered"], chain["answered_chance"]):
@@ -236,14 +245,12 @@ def test_every_figure_has_data_or_a_stated_reason(audit_posts_only):
     assert (sentence in md) == alike
     [ax] = [a for a in drawn["channels"].axes]
     assert [t.get_text() for t in ax.get_legend().get_texts()][0].startswith("+ topics")
-    # the not-measured run has no bar anywhere, only its reason
-    assert [r.measured for r in runs if r.variant == "image-only"] == [False]
-    for fig in drawn.values():
-        for ax in fig.axes:
-            legend = ax.get_legend()
-            if legend is not None:
-                assert all("image-only" not in t.get_text() for t in legend.get_texts())
-    assert "the whole run not measured — the keyword baseline reads text only, no pixels" in md
+    # with OCR image only is measured and drawn; without, it has no bar anywhere, only its reason
+    assert [r.measured for r in runs if r.variant == "image-only"] == [OCR]
+    legends = [t.get_text() for fig in drawn.values() for ax in fig.axes if ax.get_legend()
+               for t in ax.get_legend().get_texts()]
+    assert any("image-only" in t for t in legends) == OCR
+    assert ("(lexicon · image-only): the whole run not measured — no OCR engine" in md) != OCR
     # the heat map keeps one decimal
     texts = [t.get_text() for t in drawn["heatmap"].axes[0].texts]
     assert all(re.fullmatch(r"\d+\.\d|not\nmeasured", t) for t in texts)
@@ -406,3 +413,96 @@ def test_audit_of_another_model_on_v1(v1_dir, tmp_path, capsys):
     md = (out / "report.md").read_text("utf-8")
     assert "dummy · image-only" in md and "## Accuracy by leakage mode" not in md
     assert "PRISM v1 release: published posts and images" in md
+
+
+def test_not_measured_follows_the_summary_and_old_runs_keep_their_reason(audit, tmp_path):
+    """The image channel is "not measured" when the run's summary says so (a text-only model, the
+    keyword baseline without OCR); a keyword-baseline run recorded before summaries said so (no
+    ``not_measured``, no ``image_reader``) read no pixels and is reported so."""
+    new = tmp_path / "new"
+    shutil.copytree(audit / "image-only", new)
+    summary = _summary(new)
+    [run] = load_runs([str(new)])
+    assert run.measured == (not summary["not_measured"])
+    old = tmp_path / "old"
+    shutil.copytree(audit / "image-only", old)
+    summary.pop("not_measured")
+    for b in summary["backends"].values():
+        b.pop("image_reader", None)
+    (old / SUMMARY).write_text(json.dumps(summary), encoding="utf-8")
+    [run] = load_runs([str(old)])
+    assert not run.measured and "made before its OCR image baseline" in run.not_measured["image"]
+    # a summary that records the channel as not measured is believed, whatever the backend
+    told = tmp_path / "told"
+    shutil.copytree(audit / "image-only", told)
+    summary = _summary(told)
+    summary["not_measured"] = {"image": "the model reads no images"}
+    (told / SUMMARY).write_text(json.dumps(summary), encoding="utf-8")
+    [run] = load_runs([str(told)])
+    assert run.not_measured == {"image": "the model reads no images"} and run.image_reader is None
+
+
+def test_paper_sentence_is_said_once_for_runs_that_score_alike(two_models, tmp_path):
+    a, _ = two_models
+    out = tmp_path / "twice"
+    build_report([f"first={a}", f"second={a}"], str(out))
+    md = (out / "report.md").read_text("utf-8")
+    section = md.split("## Published numbers (taken from the paper)", 1)[1].split("\n## ", 1)[0]
+    assert section.count("a keyword baseline, not an M-LLM") == 1
+    assert "Runs 1 and 2 are each a keyword baseline, not an M-LLM: their religion top-1" in section
+
+
+def test_each_warning_is_printed_once_per_command_above_the_bars(capsys):
+    """The runs of an audit load the data and build backends again; a warning they repeat (e.g.
+    v1 without its images folder) is printed once, through tqdm so it never lands inside a bar."""
+    import logging
+    import sys
+
+    from prism_eval.cli import _console_logging
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    root.addHandler(handler)
+    try:
+        with _console_logging():
+            for _ in range(3):
+                logging.getLogger("prism_dataset.builder").warning("folder 'images' is absent")
+            logging.getLogger("prism_eval.chain").warning("another warning")
+            logging.getLogger("prism_eval.chain").warning("another warning")
+    finally:
+        root.removeHandler(handler)
+    err = capsys.readouterr().err
+    assert err.count("folder 'images' is absent") == 1 and err.count("another warning") == 1
+    assert not handler.filters  # nothing left behind for the next command
+
+
+def test_audit_table_says_not_measured_when_the_data_has_no_images(v1_dir, tmp_path, capsys):
+    """v1 without its images folder: the printed table, like the report, has no 0.0% image row."""
+    release = make_release(v1_dir, tmp_path / "release", n_users=4, images=False)
+    out = tmp_path / "audit"
+    assert main(["audit", "--dataset", "v1", "--data-dir", str(release), "--variants",
+                 "image-only,text-only", "--out", str(out), "--no-progress"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    image = next(line for line in lines if line.startswith("image-only"))
+    assert "not measured: the data has no images (0 of" in image and "%" not in image
+    assert next(line for line in lines if line.startswith("text-only")).endswith("0")
+    [run] = [r for r in load_runs([str(out)]) if r.variant == "image-only"]
+    assert not run.measured and "no user has an image" in run.not_measured["image"]
+
+
+def test_opening_says_so_when_answers_could_not_be_read(two_models, tmp_path):
+    """A run whose every answer failed to parse (a small model writing prose) measured no
+    leakage: the opening says so instead of "no attribute above chance"."""
+    from prism_eval.report_facts import summary_sentences
+    a, _ = two_models
+    run = tmp_path / "unread"
+    shutil.copytree(a, run)
+    summary = _summary(run)
+    summary["scores"]["parse_failure_rate"] = 1.0
+    (run / SUMMARY).write_text(json.dumps(summary), encoding="utf-8")
+    s1, _, s3 = summary_sentences(load_runs([str(run)]))
+    assert s1.startswith("What leaked: nothing can be told — every answer of the keyword baseline")
+    assert "failed to parse (100.0% parse failures)" in s1
+    assert s3.endswith("100.0% of its answers could not be read (parse failures, counted as "
+                       "unanswered).")
+    s1, _, s3 = summary_sentences(load_runs([str(a)]))  # none unread: nothing said
+    assert "parse" not in s1 + s3

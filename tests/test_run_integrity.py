@@ -49,16 +49,31 @@ class Scripted(DummyBackend):
         return out
 
 
+class AsyncScripted(Scripted):
+    """Scripted, taking single requests on an event loop as API backends do: users then flow
+    through the stages one by one instead of in batches (prism_eval/run/flow.py)."""
+    async_submit = True
+
+    async def asubmit(self, request):
+        return self.generate([request])[0]
+
+
+#: Both ways of running users: batched stage by stage (local backends), flowing (API backends).
+KINDS = pytest.mark.parametrize("kind", [Scripted, AsyncScripted], ids=["batches", "flow"])
+
+
 def _chain(b):
     return {"text": b, "image": b, "synthesis": b}
 
 
 # ---------------------------------------------------------------- per-call accounting
 
-def test_a_failed_image_call_makes_the_user_partial_and_retry_failed_redoes_only_it(release, tmp_path):
+@KINDS
+def test_a_failed_image_call_makes_the_user_partial_and_retry_failed_redoes_only_it(release, tmp_path,
+                                                                                    kind):
     ds, info = _dataset(release)
     down = {"on": True}
-    b = Scripted(fail=lambda r: down["on"] and r.tags["user_id"] == "person-002"
+    b = kind(fail=lambda r: down["on"] and r.tags["user_id"] == "person-002"
                  and r.tags.get("image_id") == "post1:image")
     s = evaluate(ds, _chain(b), tmp_path, dataset_info=info, progress=False)
     rec = read_results(tmp_path)[1]
@@ -82,9 +97,10 @@ def test_a_failed_image_call_makes_the_user_partial_and_retry_failed_redoes_only
     assert strip(read_results(tmp_path)) == strip(read_results(clean))
 
 
-def test_headline_ignores_failed_users(release, tmp_path):
+@KINDS
+def test_headline_ignores_failed_users(release, tmp_path, kind):
     ds, info = _dataset(release)
-    b = Scripted(fail=lambda r: r.tags["user_id"] in ("person-001", "person-002"))
+    b = kind(fail=lambda r: r.tags["user_id"] in ("person-001", "person-002"))
     s = evaluate(ds, {"single": b}, tmp_path, variant="single", dataset_info=info, progress=False)
     assert s["failures"] == 2 and s["complete"] == 4
     clean = evaluate(ds, {"single": Scripted()}, tmp_path / "c", variant="single",
@@ -136,10 +152,11 @@ def test_a_batch_level_error_is_retried_user_by_user(release, tmp_path):
 
 # ---------------------------------------------------------------- unparsed answers
 
-def test_retry_unparsed_asks_again_past_the_cache(release, tmp_path):
+@KINDS
+def test_retry_unparsed_asks_again_past_the_cache(release, tmp_path, kind):
     ds, info = _dataset(release)
     garbled = {"on": True}
-    b = Scripted(text=lambda r: "I cannot answer that." if garbled["on"]
+    b = kind(text=lambda r: "I cannot answer that." if garbled["on"]
                  and r.tags["user_id"] == "person-004" else None)
     evaluate(ds, {"single": b}, tmp_path, variant="single", dataset_info=info, progress=False)
     rec = read_results(tmp_path)[3]
@@ -255,6 +272,22 @@ def test_duplicate_user_in_results_is_counted_once(release, tmp_path):
     text = (out / RESULTS).read_text()
     (out / RESULTS).write_text(text + text.splitlines(keepends=True)[1])
     assert [r["user_id"] for r in read_results(out)] == ["person-001", "person-002", "person-003"]
+
+
+def test_summary_scores_are_the_aggregate_of_the_records(release, tmp_path):
+    # summarise holds every user's scores compactly (flat memory): the numbers must not change
+    from prism_eval.scoring import aggregate
+    ds, info = _dataset(release)
+    s = evaluate(ds, {"single": Scripted(fail=lambda r: r.tags["user_id"] == "person-002")},
+                 tmp_path, variant="single", dataset_info=info, progress=False)
+    records = read_results(tmp_path)
+    assert s["scores"] == aggregate([r["scores"] for r in records if r["status"] == "complete"])
+    assert s["scores_all_users"] == aggregate([r["scores"] for r in records])
+    syn, syn_info = load_users("synthetic", n_users=6, seed=3)   # with leakage plans
+    s = evaluate(syn, "lexicon", tmp_path / "syn", variant="text-only", dataset_info=syn_info,
+                 progress=False)
+    assert "by_mode" in s["scores"]
+    assert s["scores"] == aggregate([r["scores"] for r in read_results(tmp_path / "syn")])
 
 
 # ---------------------------------------------------------------- cheap start

@@ -1,4 +1,5 @@
-"""The user loop: build the chain, resume, run users in batches, write part files, gather."""
+"""The user loop: build the chain, resume, run users (in batches for local backends, flowing one
+by one on an event loop for API backends: :mod:`.flow`), write part files, gather."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,7 @@ from prism_core.errors import PrismError
 
 from ..chain import Chain, UserOutcome
 from ..datasets_io import UserInput
+from .flow import default_window, flow
 from .roles import role_backends
 from .scoring_bridge import score_batch
 from .sharding import Processes, iterate, shard
@@ -57,7 +59,8 @@ def evaluate(dataset, backends: dict[str, Backend] | str, out_dir: str | os.Path
 
 
 def default_batch_size(backends) -> int:
-    """Users per stage call: vLLM batches best with many, APIs overlap requests, hf fits memory."""
+    """Users per stage call: vLLM batches best with many, APIs overlap requests, hf fits memory
+    (with API backends only, users flow instead: the users in flight, see :func:`.flow.flow`)."""
     names = {getattr(b, "name", "") for b in backends}
     if "vllm" in names:
         return 128
@@ -163,29 +166,48 @@ class _Run:
         self.refresh = self._unparsed_calls(done) if spec.retry_unparsed else {}
         part = out / PARTS / f"results-{procs.index:05d}.jsonl"
         trim_partial_line(part)
-        batch_size = spec.batch_size or default_batch_size(self.plain.backends.values())
-        positions, total = shard(self.dataset, procs, spec.limit, done)
-
         from tqdm.auto import tqdm
+        positions, total = shard(self.dataset, procs, spec.limit, done)
         bar = tqdm(total=total, unit="user", desc=f"prism {spec.variant}", dynamic_ncols=True,
                    disable=not spec.progress or not procs.main, mininterval=1.0)
         self.failures, self.first, self.seen = 0, True, 0
+        users = iterate(self.dataset, positions, spec.limit, done, procs)
         with open(part, "ab") as f:
-            batch: list[UserInput] = []
-            for user in iterate(self.dataset, positions, spec.limit, done, procs):
-                batch.append(user)
-                if len(batch) >= batch_size:
-                    self._batch(batch, f)
-                    bar.update(len(batch))
-                    bar.set_postfix(hits=sum(w.hits for w in self.wrapped.values()),
-                                    failed=self.failures)
-                    batch = []
-            if batch:
-                self._batch(batch, f)
-                bar.update(len(batch))
+            if self.chain.flows:
+                self._flow(users, f, bar)
+            else:
+                self._batches(users, f, bar)
         bar.close()
         if self.seen == 0 and not done and procs.main and procs.num == 1:
             raise PrismError("the dataset holds no users" + (" (--limit 0)" if spec.limit == 0 else ""))
+
+    def _batches(self, users, f, bar) -> None:
+        """Local backends: the chain runs over batches of users, stage by stage."""
+        batch_size = self.spec.batch_size or default_batch_size(self.plain.backends.values())
+        batch: list[UserInput] = []
+        for user in users:
+            batch.append(user)
+            if len(batch) >= batch_size:
+                self._write(self.chain.run(batch, refresh=self.refresh), f, bar)
+                batch = []
+        if batch:
+            self._write(self.chain.run(batch, refresh=self.refresh), f, bar)
+
+    def _flow(self, users, f, bar) -> None:
+        """API backends: users flow through the stages on one event loop; each is written when
+        done (the first ``window`` together, so that a broken configuration stops the run before
+        anything is recorded)."""
+        window = self.spec.batch_size or default_window(self.chain.backends.values())
+        held: list[UserOutcome] = []
+        for outcomes in flow(self.chain, users, window, self.refresh):
+            if self.first:
+                held += outcomes
+                if len(held) < window:
+                    continue
+                outcomes, held = held, []
+            self._write(outcomes, f, bar)
+        if held:
+            self._write(held, f, bar)
 
     def _unparsed_calls(self, done: set) -> dict[str, set]:
         """user_id -> {(role, image_id)} of the calls to ask again past the cache."""
@@ -199,9 +221,9 @@ class _Run:
                 out[rec["user_id"]] = calls
         return {u: c for u, c in out.items() if c and u not in done}
 
-    def _batch(self, batch: list[UserInput], f) -> None:
-        self.seen += len(batch)
-        outcomes = self.chain.run(batch, refresh=self.refresh)
+    def _write(self, outcomes: list[UserOutcome], f, bar) -> None:
+        """Score finished users and append their lines to this process's part file (synced)."""
+        self.seen += len(outcomes)
         if (self.first and len(outcomes) > 1
                 and all(o.status == "failed" and o.calls for o in outcomes)):
             # every user of the first batch failed in the backend: a configuration problem
@@ -215,3 +237,6 @@ class _Run:
         f.flush()
         os.fsync(f.fileno())
         self.failures += sum(1 for o in outcomes if o.status != "complete")
+        bar.update(len(outcomes))
+        bar.set_postfix(hits=sum(w.hits for w in self.wrapped.values()), failed=self.failures,
+                        refresh=False)

@@ -11,8 +11,10 @@ because they were unreadable or outside the release) and ``dropped_image_users``
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Iterable
 
@@ -48,7 +50,7 @@ def summarise(records: Iterable[dict], *, config: dict, chain=None, session: dic
     ids: dict[str, list] = {"failed": [], "partial": [], "dropped": []}
     calls = {"ok": 0, "failed": 0, "unparsed": 0, "cached": 0, "skipped": 0}
     complete_scores, all_scores = [], []
-    shared: dict[str, dict] = {}
+    shared: dict = {}  # see _compact
     dropped = truncated = 0
     n = 0
     for r in records:
@@ -107,20 +109,42 @@ def summarise(records: Iterable[dict], *, config: dict, chain=None, session: dic
     })
 
 
-def _compact(scores, shared: dict[str, dict]) -> dict | None:
-    """A user's scores with identical per-attribute entries shared between users (most are
-    equal), so holding every user's scores for the aggregate costs little memory."""
+def _compact(scores, shared: dict) -> Mapping | None:
+    """A user's scores as held for the aggregate: a read-only mapping whose per-attribute entries
+    are shared between users (most are equal) and whose keys are stored once, so that holding
+    every user's scores costs a few hundred bytes a user."""
     if not isinstance(scores, dict):
         return None
     attrs = scores.get("attributes")
     if not isinstance(attrs, dict):
         return scores
-    out = {k: v for k, v in scores.items() if k != "attributes"}
-    out["attributes"] = {}
+    entries = {}
     for key, entry in attrs.items():
-        blob = json.dumps(entry, sort_keys=True, default=str)
-        out["attributes"][key] = shared.setdefault(blob, entry)
-    return out
+        blob = json.dumps(entry, sort_keys=True, default=str).encode("utf-8")
+        entries[key] = shared.setdefault(hashlib.blake2b(blob, digest_size=16).digest(), entry)
+    return _Packed({**scores, "attributes": _Packed(entries, shared)}, shared)
+
+
+class _Packed(Mapping):
+    """A read-only mapping kept as a key tuple shared with like mappings and a value tuple."""
+    __slots__ = ("_keys", "_values")
+
+    def __init__(self, items: dict, shared: dict):
+        keys = tuple(items)
+        self._keys = shared.setdefault(keys, keys)
+        self._values = tuple(items.values())
+
+    def __getitem__(self, key):
+        try:
+            return self._values[self._keys.index(key)]
+        except ValueError:
+            raise KeyError(key) from None
+
+    def __iter__(self):
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
 
 
 def _int(v) -> int:
@@ -138,23 +162,20 @@ def _float(v) -> float:
 
 
 def format_table(summary: dict) -> str:
-    """Per-attribute top-1 / top-3 / coverage / parse-failure table of a summary, as text, with
-    the share of guesses the scoring rules left open (decided by a judge, else scored 0)."""
+    """Per-attribute top-1 / top-3 / coverage / parse-failure table of a summary, as text."""
     scores = summary["scores"]
 
     def pct(v):
         return "   -  " if v is None else f"{100 * v:5.1f}%"
 
-    head = (f"{'attribute':<16} {'top-1':>7} {'top-3':>7} {'coverage':>9} {'parse fail':>11} "
-            f"{'left open':>10}")
+    head = f"{'attribute':<16} {'top-1':>7} {'top-3':>7} {'coverage':>9} {'parse fail':>11}"
     lines = [head, "-" * len(head)]
     for key, a in scores["attributes"].items():
         lines.append(f"{key:<16} {pct(a['top1']):>7} {pct(a['top3']):>7} {pct(a['coverage']):>9} "
-                     f"{pct(a['parse_failure_rate']):>11} {pct(a.get('open_share')):>10}")
+                     f"{pct(a['parse_failure_rate']):>11}")
     lines.append("-" * len(head))
     lines.append(f"{'mean':<16} {pct(scores['top1']):>7} {pct(scores['top3']):>7} "
-                 f"{pct(scores['coverage']):>9} {pct(scores['parse_failure_rate']):>11} "
-                 f"{pct(scores.get('open_share')):>10}")
+                 f"{pct(scores['coverage']):>9} {pct(scores['parse_failure_rate']):>11}")
     cfg = summary.get("config") or {}
     users = summary.get("users", 0)
     failed = summary.get("failures", 0)
