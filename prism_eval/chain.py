@@ -14,7 +14,7 @@ two ways: :meth:`Chain.run` takes a batch of users stage by stage (all text requ
 ``generate`` call, then all image requests, then all synthesis requests), so local models batch;
 :meth:`Chain.arun_user` takes one user on an event loop, for API backends (``Chain.flows``), so
 that users flow through the stages with no barrier between them. Prompts follow
-the ``<user_data>`` / ``[post_id]`` / ``[post_id:image]`` contract (COMMON.md), so the offline
+the ``<user_data>`` / ``[post_id]`` / ``[post_id:image]`` contract of docs/design.md, so the offline
 ``lexicon`` backend can play every role. Every request carries the tags ``role``,
 ``template_hash`` and ``user_id``; with ``json_mode`` it asks for JSON with its role's answer
 schema (``SCHEMAS``), which backends enforce where they can.

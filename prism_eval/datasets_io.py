@@ -222,7 +222,9 @@ def _release(root: Path, split: str | None, desc: dict):
     from prism_dataset.builder import PrismBuilder
     if split not in (None, "test"):
         raise PrismError(f"a release has only the split 'test', not {split!r}")
-    desc["images"] = Release(root).image_counts()
+    release = Release(root)
+    desc["users"] = len(release)  # a streamed dataset has no length: progress bars need it
+    desc["images"] = release.image_counts()
     builder = PrismBuilder(config_name="v1", data_dir=str(root))
     return _streaming(builder, "test"), desc
 

@@ -35,7 +35,6 @@ _TARGET_PX = 1000
 _TIMEOUT_S = 60
 _MEMO: OrderedDict[str, str] = OrderedDict()
 _MEMO_SIZE = 4096
-_said: dict[str, bool] = {}
 
 
 @dataclass(frozen=True)
@@ -62,17 +61,14 @@ def _probe(path: str | None) -> tuple[OCREngine | None, str]:
 
 
 def engine() -> tuple[OCREngine | None, str]:
-    """(engine, "") when Tesseract runs here, else (None, the reason, said once in the log).
+    """(engine, "") when Tesseract runs here, else (None, the reason: whoever goes without the
+    image channel says so, e.g. the chain once per model that reads no images).
 
     ``PRISM_OCR=off`` in the environment disables OCR (as if it were not installed).
     """
     if os.environ.get("PRISM_OCR", "").lower() in ("0", "off", "false", "no"):
         return None, "no OCR engine: OCR is turned off (PRISM_OCR=off)"
-    found, why = _probe(shutil.which("tesseract"))
-    if found is None and not _said.get(why):
-        log.warning("image channel not measured: %s", why)
-        _said[why] = True
-    return found, why
+    return _probe(shutil.which("tesseract"))
 
 
 def _prepare(data: bytes) -> bytes:

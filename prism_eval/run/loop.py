@@ -7,6 +7,8 @@ import os
 import time
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from prism_core.backends.base import Backend
 from prism_core.errors import PrismError
 
@@ -56,6 +58,18 @@ def evaluate(dataset, backends: dict[str, Backend] | str, out_dir: str | os.Path
     finally:
         if held is not None:
             held.close()
+
+
+def _known_users(spec: RunSpec, dataset) -> int | None:
+    """How many users the run covers in all (``--limit`` applied), when it can be known: a
+    streamed dataset has no length, its release says how many users it holds."""
+    try:
+        n = len(dataset)
+    except TypeError:
+        n = (spec.dataset_info or {}).get("users")
+    if not isinstance(n, int):
+        return None
+    return n if spec.limit is None else min(n, spec.limit)
 
 
 def default_batch_size(backends) -> int:
@@ -166,10 +180,16 @@ class _Run:
         self.refresh = self._unparsed_calls(done) if spec.retry_unparsed else {}
         part = out / PARTS / f"results-{procs.index:05d}.jsonl"
         trim_partial_line(part)
-        from tqdm.auto import tqdm
         positions, total = shard(self.dataset, procs, spec.limit, done)
+        known = _known_users(spec, self.dataset)
+        if total is None and known is not None:  # a streamed dataset: its size from the release
+            total = max(0, -(-(known - procs.index) // procs.num) - len(done) // procs.num)
+        show = spec.progress and procs.main
+        if done and show:
+            tqdm.write(f"prism {spec.variant}: resuming in {out}: {len(done)} of "
+                       f"{known if known is not None else '?'} users already done")
         bar = tqdm(total=total, unit="user", desc=f"prism {spec.variant}", dynamic_ncols=True,
-                   disable=not spec.progress or not procs.main, mininterval=1.0)
+                   disable=not show, mininterval=1.0)
         self.failures, self.first, self.seen = 0, True, 0
         users = iterate(self.dataset, positions, spec.limit, done, procs)
         with open(part, "ab") as f:
@@ -238,5 +258,5 @@ class _Run:
         os.fsync(f.fileno())
         self.failures += sum(1 for o in outcomes if o.status != "complete")
         bar.update(len(outcomes))
-        bar.set_postfix(hits=sum(w.hits for w in self.wrapped.values()), failed=self.failures,
-                        refresh=False)
+        bar.set_postfix({"answers from cache": sum(w.hits for w in self.wrapped.values()),
+                         "users failed or partial": self.failures}, refresh=False)

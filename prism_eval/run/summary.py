@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Iterable
 
+from .scoring_bridge import aggregate
 from .store import FORMAT, SUMMARY, ReadStats, scrub, versions, write_atomic
 
 __all__ = ["write_summary", "summarise", "format_table", "user_status"]
@@ -43,8 +44,6 @@ def summarise(records: Iterable[dict], *, config: dict, chain=None, session: dic
               previous: dict | None = None, read_stats: ReadStats | None = None) -> dict:
     """The summary.json object of ``records`` (any iterable, read once; ``previous``: a summary to
     take what the records cannot tell, e.g. backends and prompts when re-scoring)."""
-    from .scoring_bridge import aggregate
-
     cost = {"calls": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0, "model_seconds": 0.0}
     counts = {"complete": 0, "partial": 0, "failed": 0}
     ids: dict[str, list] = {"failed": [], "partial": [], "dropped": []}
@@ -162,20 +161,23 @@ def _float(v) -> float:
 
 
 def format_table(summary: dict) -> str:
-    """Per-attribute top-1 / top-3 / coverage / parse-failure table of a summary, as text."""
+    """Per-attribute top-1 / top-3 / coverage / parse-failure table of a summary, as text, with
+    the share of guesses the scoring rules left open (decided by a judge, else scored 0)."""
     scores = summary["scores"]
 
     def pct(v):
         return "   -  " if v is None else f"{100 * v:5.1f}%"
 
-    head = f"{'attribute':<16} {'top-1':>7} {'top-3':>7} {'coverage':>9} {'parse fail':>11}"
+    head = (f"{'attribute':<16} {'top-1':>7} {'top-3':>7} {'coverage':>9} {'parse fail':>11} "
+            f"{'left open':>10}")
     lines = [head, "-" * len(head)]
     for key, a in scores["attributes"].items():
         lines.append(f"{key:<16} {pct(a['top1']):>7} {pct(a['top3']):>7} {pct(a['coverage']):>9} "
-                     f"{pct(a['parse_failure_rate']):>11}")
+                     f"{pct(a['parse_failure_rate']):>11} {pct(a.get('open_share')):>10}")
     lines.append("-" * len(head))
     lines.append(f"{'mean':<16} {pct(scores['top1']):>7} {pct(scores['top3']):>7} "
-                 f"{pct(scores['coverage']):>9} {pct(scores['parse_failure_rate']):>11}")
+                 f"{pct(scores['coverage']):>9} {pct(scores['parse_failure_rate']):>11} "
+                 f"{pct(scores.get('open_share')):>10}")
     cfg = summary.get("config") or {}
     users = summary.get("users", 0)
     failed = summary.get("failures", 0)
