@@ -451,16 +451,21 @@ def _measure_text(sub: str, text: str) -> tuple | None:
     return ("point", round(value, 1)) if 0 < value < 1000 else None
 
 
+@lru_cache(maxsize=1 << 12)
+def _measure_number(sub: str, value: float) -> tuple | None:
+    try:
+        n = parse_height_cm(value) if sub == "height_cm" else parse_weight_kg(value)
+    except (AttributeValueError, ValueError, OverflowError):
+        return None
+    return ("point", n) if n < 1000 else None
+
+
 def read_measure(sub: str, value: Any) -> tuple | None:
     """("point", n), ("range", lo, hi) or ("vague",) of a height (cm) or weight (kg) guess."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        try:
-            n = parse_height_cm(value) if sub == "height_cm" else parse_weight_kg(value)
-        except (AttributeValueError, ValueError, OverflowError):
-            return None
-        return ("point", n) if n < 1000 else None
+        return _measure_number(sub, value)
     if isinstance(value, str) and value.strip():
         return _measure_text(sub, clean_guess(value))
     return None

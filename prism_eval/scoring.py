@@ -110,6 +110,7 @@ _KNOWN_HABITS = frozenset(SHOPPING_HABITS)
 _INF = float("inf")
 _SCALARS = (str, int, float)
 _APP_SUBS = SUBFIELDS["appearance"]
+_STRUCTS = frozenset(("location", "appearance"))
 _KEYSET = frozenset(ATTRIBUTE_KEYS)
 _UNREADABLE = object()  # a guess the rules cannot read
 _OPEN = object()        # a guess the rules cannot decide (the judge may)
@@ -200,8 +201,22 @@ def _pick(guess: dict, sub: str) -> Any:
     return None
 
 
-def _guesses(key: str, entry_guesses: list) -> list:
+def _guesses(key: str, entry_guesses: list) -> list | tuple:
     """The guesses to score: no-answer guesses dropped, the first three kept."""
+    if key in _STRUCTS:  # guess objects: not hashable
+        return _guess_list(key, entry_guesses)
+    try:
+        return _plain_guesses(key, tuple(entry_guesses))
+    except TypeError:  # a nested list or an object where a value was expected
+        return _guess_list(key, entry_guesses)
+
+
+@lru_cache(maxsize=1 << 15)
+def _plain_guesses(key: str, guesses: tuple) -> tuple:
+    return tuple(_guess_list(key, guesses))
+
+
+def _guess_list(key: str, entry_guesses) -> list:
     out = []
     for g in entry_guesses:
         t = type(g)
@@ -566,28 +581,47 @@ def _rule_appearance(truth, guesses, judge, stats):
             out.append(tuple(None if t is None else 0.0 for t in truth))
             continue
         before, present = stats[0], 0
+        raws = tuple(_pick(g, sub) for sub in _APP_SUBS)
+        try:
+            readings = _appearance_readings(raws)
+        except TypeError:  # a list or object where a value was expected: unreadable
+            readings = _appearance_readings(tuple(r if r is None or type(r) in _SCALARS
+                                                  else _UNREADABLE for r in raws))
         scores = []
-        for sub, t in zip(_APP_SUBS, truth):
+        for sub, t, raw, reading in zip(_APP_SUBS, truth, raws, readings):
             if t is None:
                 scores.append(None)
-                continue
-            raw = _pick(g, sub)
-            if raw is None:
+            elif raw is None:
                 scores.append(0.0)
-                continue
-            present += 1
-            if sub in ("height_cm", "weight_kg"):
-                reading = read_measure(sub, raw) if type(raw) in _SCALARS else None
-                tol = HEIGHT_TOLERANCE_CM if sub == "height_cm" else WEIGHT_TOLERANCE_KG
-                scores.append(_within(reading, t, tol, stats))
+            elif sub in _MEASURES:
+                present += 1
+                scores.append(_within(reading, t, _MEASURES[sub], stats))
             else:
-                colour = read_colour(sub, raw) if type(raw) is str else None
-                if colour is None:
+                present += 1
+                if reading is None:
                     stats[0] += 1
-                scores.append(1.0 if colour == t else 0.0)
+                scores.append(1.0 if reading == t else 0.0)
         _count_unreadable_guess(g, _APP_SUBS, present, before, stats)
         out.append(tuple(scores))
     return out
+
+
+_MEASURES = {"height_cm": HEIGHT_TOLERANCE_CM, "weight_kg": WEIGHT_TOLERANCE_KG}
+
+
+@lru_cache(maxsize=1 << 14)
+def _appearance_readings(raws: tuple) -> tuple:
+    """The readings of one appearance guess's (height, weight, hair, eye) values: a measure
+    reading or a colour, None where absent or unreadable."""
+    out = []
+    for sub, raw in zip(_APP_SUBS, raws):
+        if raw is None or raw is _UNREADABLE:
+            out.append(None)
+        elif sub in _MEASURES:
+            out.append(read_measure(sub, raw) if type(raw) in _SCALARS else None)
+        else:
+            out.append(read_colour(sub, raw) if type(raw) is str else None)
+    return tuple(out)
 
 
 def _count_unreadable_guess(g: dict, subs: tuple, scored: int, before: int, stats: list) -> None:
@@ -691,6 +725,28 @@ def score_user(prediction: Any, attributes: Any, *, leakage: Any = None, judge: 
     for key, t, rule, kind in truth.plan:
         entry = answers.get(key)
         raw = entry["guesses"] if entry is not None else None
+        if raw and kind == 0 and judge is None:  # the common case, cached whole
+            try:
+                top1, top3, answered, less, n_guesses, unread, n_open = _scored(key, t, tuple(raw))
+            except TypeError:  # an unhashable guess: scored below
+                pass
+            else:
+                failed = all_failed or key in failures or (n_guesses > 0 and not answered)
+                res = {"top1": top1, "top3": top3, "answered": answered, "parse_failure": failed,
+                       "less_precise": less, "guesses": n_guesses, "unreadable": unread,
+                       "open": n_open, "judged": 0}
+                if leaks is not None:
+                    modes, channels = leaks.get(key, ((), ()))
+                    res["revealed"] = key in leaks
+                    res["modes"] = sorted(modes)
+                    res["channels"] = sorted(channels)
+                out_attrs[key] = res
+                sum1 += top1
+                sum3 += top3
+                n_answered += answered
+                n_failed += failed
+                n_unreadable += unread
+                continue
         guesses = _guesses(key, raw) if raw else None
         stats[0] = stats[1] = stats[2] = stats[3] = 0
         less = False
@@ -753,6 +809,21 @@ def score_user(prediction: Any, attributes: Any, *, leakage: Any = None, judge: 
             "n_attributes": n, "unreadable": n_unreadable, "error": error,
             "judge": _describe(judge),
             "attributes": out_attrs}
+
+
+@lru_cache(maxsize=1 << 16)
+def _scored(key: str, truth: Any, raw: tuple) -> tuple:
+    """(top1, top3, answered, less precise, guesses, unreadable, open) of one attribute that
+    scores one value per guess, without a judge (the rules alone: cached)."""
+    guesses = _plain_guesses(key, raw)
+    if not guesses:
+        return 0.0, 0.0, False, False, 0, 0, 0
+    stats = [0, 0, 0, 0]
+    scores = _RULES[key](truth, guesses, None, stats)
+    top1 = scores[0]
+    top3 = top1 if len(scores) == 1 else max(scores)
+    return (top1, top3, stats[0] < len(guesses), 0.0 < top1 < 1.0, len(guesses), stats[0],
+            stats[2])
 
 
 def _describe(judge: Any) -> dict | None:
