@@ -22,6 +22,8 @@ from typing import Any
 
 from prism_core.attributes import OCCUPATIONS, try_normalise
 
+from .attackers import lexicon
+
 __all__ = ["Cue", "find_cues", "attribute_of"]
 
 
@@ -51,7 +53,6 @@ def attribute_of(slot: str) -> str:
 
 def _lexicon_rules() -> list:
     """The lexicon's rules: (slot, compiled pattern, value function, weight)."""
-    from .attackers import lexicon
     rules = getattr(lexicon, "RULES", None) or getattr(lexicon, "_RULES", None)
     if not rules:
         raise RuntimeError("prism_eval.attackers.lexicon exposes no rules (RULES / _RULES)")

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from prism_core.attributes import label_of
 from prism_core.backends import Backend, ChatRequest, get_backend
+from prism_core.cache import CachedBackend, ResponseCache
 
 from .prompts import get_template
 
@@ -61,7 +62,6 @@ class LLMJudge:
         self.identity = self.backend.describe()
         self.template = get_template("judge", prompt_version)
         if cache is not None:
-            from prism_core.cache import CachedBackend, ResponseCache
             store = cache if isinstance(cache, ResponseCache) else ResponseCache(os.fspath(cache))
             self.backend = CachedBackend(self.backend, store)
         self.max_tokens = max_tokens

@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from prism_core.attributes import ATTRIBUTE_KEYS, ATTRIBUTES, SUBFIELDS
+
 from .report_facts import (
     PAPER_REFERENCE,
     VARIANT_NAMES,
@@ -50,13 +52,11 @@ __all__ = ["Run", "load_runs", "build_report", "chance_scores", "PAPER_REFERENCE
 # ------------------------------------------------------------------ small helpers
 
 def _attrs(runs: list[Run]) -> list[str]:
-    from prism_core.attributes import ATTRIBUTE_KEYS
     present = {k for r in runs for k in r.scores.get("attributes", {})}
     return [k for k in ATTRIBUTE_KEYS if k in present]
 
 
 def _codes(keys: list[str], last: str = "MEAN") -> list[str]:
-    from prism_core.attributes import ATTRIBUTES
     return [ATTRIBUTES[k].code for k in keys] + [last]
 
 
@@ -597,7 +597,6 @@ def _table_runs(runs: list[Run]) -> tuple[str, Table]:
 
 
 def _table_scores(runs: list[Run]) -> Table:
-    from .scoring import SUBFIELDS
     head = (["attribute"] + [f"{i + 1}: top-1" for i in range(len(runs))]
             + ["chance, always answering"])
     c0 = chance_scores(runs[0].records) or {"attributes": {}}

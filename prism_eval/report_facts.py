@@ -28,7 +28,8 @@ from prism_core.attributes import ATTRIBUTE_KEYS, label_of
 from prism_core.errors import PrismError
 
 from .records import check_summary
-from .runner import RESULTS, RUN, SUMMARY
+from .runner import RESULTS, RUN, SUMMARY, read_results, summarise
+from .scoring import aggregate, score_users
 
 __all__ = ["Run", "load_runs", "chance_scores", "numbers", "summary_sentences", "lead_run",
            "VARIANT_ORDER", "VARIANT_NAMES", "PAPER_REFERENCE", "attribute_name"]
@@ -240,7 +241,6 @@ class Run:
 
 
 def _read_run(folder: Path, label: str | None) -> Run:
-    from .runner import read_results, summarise
     records = read_results(folder)
     if not records:
         raise PrismError(f"{folder / RESULTS} holds no results")
@@ -360,7 +360,6 @@ def same_scores(a: Run, b: Run) -> bool:
 
 def _chance_user_scores(records: list[dict]) -> list[dict | None]:
     """Per record, the scores of an attacker answering with the next user's true attributes."""
-    from .scoring import score_users
     idx = [i for i, r in enumerate(records) if r.get("truth")]
     out: list[dict | None] = [None] * len(records)
     if len(idx) < 2:
@@ -376,7 +375,6 @@ def _chance_user_scores(records: list[dict]) -> list[dict | None]:
 def chance_scores(records: list[dict]) -> dict | None:
     """Aggregate scores of an attacker that answers each user with the true attributes of the
     next user (a prior-only guess: what the population alone gives away). None below 2 users."""
-    from .scoring import aggregate
     scores = [s for s in _chance_user_scores(records) if s is not None]
     return aggregate(scores) if scores else None
 

@@ -721,74 +721,24 @@ def score_user(prediction: Any, attributes: Any, *, leakage: Any = None, judge: 
     out_attrs: dict[str, dict] = {}
     sum1 = sum3 = 0.0
     n_answered = n_failed = n_unreadable = 0
-    stats = [0, 0, 0, 0]
     for key, t, rule, kind in truth.plan:
         entry = answers.get(key)
         raw = entry["guesses"] if entry is not None else None
+        scored = None
         if raw and kind == 0 and judge is None:  # the common case, cached whole
             try:
-                top1, top3, answered, less, n_guesses, unread, n_open = _scored(key, t, tuple(raw))
-            except TypeError:  # an unhashable guess: scored below
-                pass
-            else:
-                failed = all_failed or key in failures or (n_guesses > 0 and not answered)
-                res = {"top1": top1, "top3": top3, "answered": answered, "parse_failure": failed,
-                       "less_precise": less, "guesses": n_guesses, "unreadable": unread,
-                       "open": n_open, "judged": 0}
-                if leaks is not None:
-                    modes, channels = leaks.get(key, ((), ()))
-                    res["revealed"] = key in leaks
-                    res["modes"] = sorted(modes)
-                    res["channels"] = sorted(channels)
-                out_attrs[key] = res
-                sum1 += top1
-                sum3 += top3
-                n_answered += answered
-                n_failed += failed
-                n_unreadable += unread
-                continue
-        guesses = _guesses(key, raw) if raw else None
-        stats[0] = stats[1] = stats[2] = stats[3] = 0
-        less = False
-        subscores = recall = None
-        n_guesses = 0
-        if not guesses:
-            answered, top1, top3 = False, 0.0, 0.0
-            if kind == 1:
-                subscores = _unanswered_subscores(key, t)
-            elif kind == 2:
-                recall = 0.0
-        elif kind == 2:
-            seen = _hobby_list(guesses, max(3, len(t)), stats)
-            n_guesses = len(seen) + stats[0]
-            answered = bool(seen)
-            hits = [h in t for h in seen]
-            top1 = 1.0 if hits and hits[0] else 0.0
-            top3 = 1.0 if any(hits[:3]) else 0.0
-            recall = sum(hits) / len(t)
-        else:
-            n_guesses = len(guesses)
-            scores = rule(t, guesses, judge, stats)
-            answered = (stats[3] if kind == 1 else stats[0]) < n_guesses
-            if kind == 1:
-                firsts = scores[0]
-                bests = firsts if len(scores) == 1 else [
-                    None if c[0] is None else max(c) for c in zip(*scores)]
-                subscores = {s: {"top1": a, "top3": b}
-                             for s, a, b in zip(SUBFIELDS[key], firsts, bests)}
-                top1 = _mean(firsts) or 0.0  # the sub-scores that have a truth
-                top3 = _mean(bests) or 0.0
-                less = key == "location" and firsts[0] == LESS_PRECISE
-            else:
-                top1 = scores[0]
-                top3 = top1 if len(scores) == 1 else max(scores)
-                less = 0.0 < top1 < 1.0
-        failed = all_failed or key in failures or (bool(guesses) and not answered)
+                scored = _scored(key, t, tuple(raw))
+            except TypeError:  # an unhashable guess: scored the long way
+                scored = None
+        if scored is None:
+            scored = _score_attribute(key, t, rule, kind, raw, judge)
+        top1, top3, answered, less, n_guesses, unread, n_open, judged, subscores, recall = scored
+        failed = all_failed or key in failures or (n_guesses > 0 and not answered)
         res = {"top1": top1, "top3": top3, "answered": answered, "parse_failure": failed,
-               "less_precise": less, "guesses": n_guesses, "unreadable": stats[0],
-               "open": stats[2], "judged": stats[1]}
+               "less_precise": less, "guesses": n_guesses, "unreadable": unread,
+               "open": n_open, "judged": judged}
         if subscores is not None:
-            res["subscores"] = subscores
+            res["subscores"] = {s: dict(v) for s, v in subscores.items()}
         if recall is not None:
             res["recall"] = recall
         if leaks is not None:
@@ -801,7 +751,7 @@ def score_user(prediction: Any, attributes: Any, *, leakage: Any = None, judge: 
         sum3 += top3
         n_answered += answered
         n_failed += failed
-        n_unreadable += stats[0]
+        n_unreadable += unread
     n = len(out_attrs)
     return {"top1": sum1 / n if n else None, "top3": sum3 / n if n else None,
             "coverage": n_answered / n if n else None,
@@ -813,17 +763,38 @@ def score_user(prediction: Any, attributes: Any, *, leakage: Any = None, judge: 
 
 @lru_cache(maxsize=1 << 16)
 def _scored(key: str, truth: Any, raw: tuple) -> tuple:
-    """(top1, top3, answered, less precise, guesses, unreadable, open) of one attribute that
-    scores one value per guess, without a judge (the rules alone: cached)."""
-    guesses = _plain_guesses(key, raw)
-    if not guesses:
-        return 0.0, 0.0, False, False, 0, 0, 0
+    """The scores of an attribute that scores one value per guess, without a judge (the rules
+    alone: cached); see _score_attribute."""
+    return _score_attribute(key, truth, _RULES[key], 0, raw, None)
+
+
+def _score_attribute(key: str, t: Any, rule, kind: int, raw, judge) -> tuple:
+    """(top1, top3, answered, less precise, guesses, unreadable, open, judged, subscores,
+    recall) of one attribute's guesses ``raw`` against its prepared truth ``t``."""
+    guesses = _guesses(key, raw) if raw else None
     stats = [0, 0, 0, 0]
-    scores = _RULES[key](truth, guesses, None, stats)
+    if not guesses:
+        return (0.0, 0.0, False, False, 0, 0, 0, 0,
+                _unanswered_subscores(key, t) if kind == 1 else None, 0.0 if kind == 2 else None)
+    if kind == 2:
+        seen = _hobby_list(guesses, max(3, len(t)), stats)
+        hits = [h in t for h in seen]
+        return (1.0 if hits and hits[0] else 0.0, 1.0 if any(hits[:3]) else 0.0, bool(seen),
+                False, len(seen) + stats[0], stats[0], stats[2], stats[1], None,
+                sum(hits) / len(t))
+    scores = rule(t, guesses, judge, stats)
+    answered = (stats[3] if kind == 1 else stats[0]) < len(guesses)
+    if kind == 1:
+        firsts = scores[0]
+        bests = firsts if len(scores) == 1 else [
+            None if c[0] is None else max(c) for c in zip(*scores)]
+        subscores = {s: {"top1": a, "top3": b} for s, a, b in zip(SUBFIELDS[key], firsts, bests)}
+        return (_mean(firsts) or 0.0, _mean(bests) or 0.0, answered,
+                key == "location" and firsts[0] == LESS_PRECISE, len(guesses), stats[0],
+                stats[2], stats[1], subscores, None)
     top1 = scores[0]
-    top3 = top1 if len(scores) == 1 else max(scores)
-    return (top1, top3, stats[0] < len(guesses), 0.0 < top1 < 1.0, len(guesses), stats[0],
-            stats[2])
+    return (top1, top1 if len(scores) == 1 else max(scores), answered, 0.0 < top1 < 1.0,
+            len(guesses), stats[0], stats[2], stats[1], None, None)
 
 
 def _describe(judge: Any) -> dict | None:

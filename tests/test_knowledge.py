@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from one_user import TRUTH
+
 from prism_core.attributes import (
     ATTRIBUTES,
     SUBFIELDS,
@@ -23,13 +25,6 @@ from prism_eval.parsing import parse_output
 from prism_eval.runner import evaluate, read_results
 from prism_eval.scoring import score_user
 
-TRUTH = {"age": 34, "sex": "female", "education": "bachelor's degree", "occupation": "nurse",
-         "income": "50000-70000", "relationship": "married",
-         "location": {"place_of_birth": "Japan", "travel_history": ["France", "Mexico"]},
-         "appearance": {"height_cm": 170, "weight_kg": 60, "hair_color": "brown",
-                        "eye_color": "blue"},
-         "shopping_habits": "buys in bulk, shops seasonally", "hobbies": ["yoga", "chess"],
-         "health": "asthmatic", "religion": "Islam"}
 #: A guess that is right for TRUTH, per attribute (as a model writes it).
 RIGHT = {"age": "34", "sex": "female", "education": "BSc", "occupation": "nurse",
          "income": "$60,000", "relationship": "married",

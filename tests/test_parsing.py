@@ -137,13 +137,7 @@ def test_chain_and_metric_score_every_corpus_case_alike():
 
     from prism_eval.metrics import metric_path
     from prism_eval.scoring import score_user
-    truth = {"age": 34, "sex": "female", "education": "bachelor's degree", "occupation": "nurse",
-             "income": "50000-70000", "relationship": "married",
-             "location": {"place_of_birth": "Japan", "travel_history": ["France", "Mexico"]},
-             "appearance": {"height_cm": 170, "weight_kg": 60, "hair_color": "brown",
-                            "eye_color": "blue"},
-             "shopping_habits": "buys in bulk, shops seasonally", "hobbies": ["yoga", "chess"],
-             "health": "asthmatic", "religion": "Islam"}
+    from one_user import TRUTH as truth
     texts = [c["text"] for c in CORPUS]
     chain = [score_user(parse_output(t, ATTRIBUTE_KEYS).prediction, truth) for t in texts]
     got = hf_evaluate.load(metric_path()).compute(

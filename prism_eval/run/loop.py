@@ -10,11 +10,13 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from prism_core.backends.base import Backend
+from prism_core.cache import CachedBackend
 from prism_core.errors import PrismError
 
 from ..chain import Chain, UserOutcome
 from ..datasets_io import UserInput
 from .flow import default_window, flow
+from .rescore import judge_of
 from .roles import role_backends
 from .scoring_bridge import score_batch
 from .sharding import Processes, iterate, shard
@@ -23,8 +25,12 @@ from .store import (
     CACHE,
     FORMAT,
     PARTS,
+    RESULTS,
+    SUMMARY,
     ReadStats,
     done_users,
+    iter_lines,
+    iter_records,
     lock,
     merge_parts,
     open_cache,
@@ -34,7 +40,7 @@ from .store import (
     wait_for_parts,
     write_atomic,
 )
-from .summary import user_status
+from .summary import summarise, user_status
 
 __all__ = ["evaluate", "record_of", "default_batch_size"]
 
@@ -122,12 +128,10 @@ class _Run:
     # -------------------------------------------------------------- session
 
     def run(self) -> dict | None:
-        from prism_core.cache import CachedBackend
 
         spec, out, procs = self.spec, self.out, self.procs
         session = setup(out, self.config, spec.overwrite, procs, self.cache_path)
         self.cache = open_cache(self.cache_path)
-        from .rescore import judge_of
         self.judge, own_judge = judge_of(spec.judge, self.cache)
         wrapped: dict[int, CachedBackend] = {}
         for b in self.plain.backends.values():
@@ -154,14 +158,11 @@ class _Run:
         stats = wait_for_parts(out, session, procs.num)
         read_stats = ReadStats()
         merge_parts(out, read_stats)
-        from .store import iter_records
-        from .summary import summarise
         summary = summarise(iter_records(out, [out / "results.jsonl"]), config=self.config,
                             chain=self.chain, read_stats=read_stats, session={
                                 "wall_s": round(time.time() - self.t0, 3), "processes": procs.num,
                                 "cache_hits": stats["hits"], "cache_misses": stats["misses"],
                                 "uncached_calls": stats["uncached"]})
-        from .store import SUMMARY
         write_atomic(out / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False, default=str))
         return summary
 
@@ -231,7 +232,6 @@ class _Run:
 
     def _unparsed_calls(self, done: set) -> dict[str, set]:
         """user_id -> {(role, image_id)} of the calls to ask again past the cache."""
-        from .store import RESULTS, iter_lines
         out: dict[str, set] = {}
         st = ReadStats()
         for src in [self.out / RESULTS] + sorted((self.out / PARTS).glob("results-*.jsonl")):

@@ -8,6 +8,7 @@ from typing import Any
 
 from prism_core.errors import PrismError
 
+from ..judge import LLMJudge
 from ..records import check_summary
 from .scoring_bridge import score_batch
 from .store import (
@@ -32,7 +33,6 @@ def judge_of(judge: Any, cache) -> tuple[Any, bool]:
     ResponseCache or its file), which the caller then closes; anything else is used as given."""
     if not isinstance(judge, str):
         return judge, False
-    from ..judge import LLMJudge
     return LLMJudge(judge, cache=cache), True
 
 

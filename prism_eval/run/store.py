@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from prism_core.cache import ResponseCache
 from prism_core.errors import PrismError
 
 from ..records import RESULT_FORMAT as FORMAT
@@ -324,7 +325,6 @@ def open_cache(path: Path):
     """The response cache, or a one-line error when the file is not a cache."""
     import sqlite3
 
-    from prism_core.cache import ResponseCache
     try:
         return ResponseCache(path)
     except sqlite3.DatabaseError as exc:
