@@ -145,7 +145,7 @@ def _key(attr: str) -> str:
 # ---------------------------------------------------------------- cleaning a guess
 
 _NO_ANSWER = frozenset(fold(w) for w in VOCAB["no_answer"])
-_NO_ANSWER_HEADS = frozenset(w[:1] for w in _NO_ANSWER if w[:1].isalpha()) | set("nuc")
+_NO_ANSWER_HEADS = frozenset(w[:1] for w in _NO_ANSWER if w[:1].isalpha())
 _NO_ANSWER_START = re.compile(
     r"(?:unknown|unclear|n/?a|none|not (?:specified|mentioned|stated|clear|known|determinable|"
     r"enough (?:info|information|evidence))|cannot (?:determine|be determined|infer|tell)|"
@@ -202,6 +202,18 @@ clean_guess.cache_clear = _CLEANED.clear  # like the lru caches of the other rea
 
 
 def _clean(text: str) -> str:
+    """clean_guess's work, repeated until nothing changes ("1) probably 34" -> "34"), so that
+    a cleaned guess is clean."""
+    out = _clean_once(text)
+    for _ in range(4):
+        again = _clean_once(out)
+        if again == out:
+            break
+        out = again
+    return out
+
+
+def _clean_once(text: str) -> str:
     out = text.strip()
     if out and out[0] in _MARKER_START:
         out = _MARKER.sub("", out)
@@ -587,7 +599,7 @@ def parse_income(value: Any) -> dict:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         amount = int(round(_finite(float(value), "income")))
         return {"label": str(amount), "min": amount, "max": amount}
-    return _income_text(_text(value, "income"))
+    return dict(_income_text(_text(value, "income")))  # a copy: the reading is cached
 
 
 def income_label(lo: int | None, hi: int | None) -> str:

