@@ -772,7 +772,7 @@ def _summary_section(runs: list[Run]) -> _Section:
         r = rs[0]
         reader = next((x.image_reader for x in rs if x.image_reader), None)
         setup.append(f"Attacker: {r.model_words}, model spec \"{r.model}\""
-                     + (f", text in images read by {reader}" if reader else "")
+                     + (f", images read by {reader}" if reader else "")
                      + f". Data: {r.data_words}, {r.n_users} users.")
         setup.append("Runs: " + "; ".join(
             f"{_number(runs, x)}. {VARIANT_NAMES.get(x.variant, x.variant)} — {x.inputs}"

@@ -8,7 +8,8 @@ the draft names it; it is **new** when the earlier posts did not already give th
 Each finding carries the evidence: the character spans of the cues in the text
 (prism_eval/cues.py: the lexicon's own rules, plus weak cues such as a bare "29" that a capable
 reader picks up) and, for a picture, the boxes of the words OCR reads that hold a cue
-(prism_eval/defences/ocr_boxes.py); and a confidence: the model's own when it inferred the
+(prism_eval/defences/ocr_boxes.py) and of the largest face, with its estimated age and sex
+(prism_eval/attackers/faces.py, when installed); and a confidence: the model's own when it inferred the
 attribute, else 0.6 for a strong cue and 0.3 for a weak one (cues the model did not use).
 
 It works offline with the default ``lexicon`` (keywords in the text, OCR in the picture) and is
@@ -105,6 +106,23 @@ class Warning:
             lines.append(f"note: {channel} not checked: {why}")
         lines += [f"note: {e}" for e in self.errors]
         return "\n".join(lines)
+
+
+def _image_regions(image: bytes) -> list:
+    """The picture's cue regions: words OCR reads that hold a cue, and the largest face with
+    its estimated age and sex (each where its reader is installed)."""
+    from .attackers import faces, ocr
+    from .defences.ocr_boxes import Region, cue_regions
+
+    engine, _ = ocr.engine()
+    regions = cue_regions(image, engine) if engine is not None else []
+    est, _ = faces.estimator()
+    for face in (faces.read_faces(image, est) if est is not None else [])[:1]:
+        regions.append(Region("age", face.age, f"face, estimated age {face.age}", face.box,
+                              weak=True))
+        if face.sex_confidence >= faces.MIN_SEX_CONFIDENCE:
+            regions.append(Region("sex", face.sex, f"face, estimated {face.sex}", face.box))
+    return regions
 
 
 def _show(value: Any) -> str:
@@ -245,13 +263,7 @@ class Warner:
                                                  for i, (t, img) in enumerate(history)])
                 errors += more
         cues = find_cues(text)
-        regions = []
-        if image is not None and "image" not in missing:
-            from .defences.ocr_boxes import cue_regions
-            try:
-                regions = cue_regions(image)
-            except PrismError as exc:
-                missing = {**missing, "image": str(exc)}
+        regions = _image_regions(image) if image is not None and "image" not in missing else []
         old_cues = [c for t, _ in history for c in find_cues(t)]
         findings = []
         for key in ATTRIBUTE_KEYS:

