@@ -375,7 +375,7 @@ class Chain:
         """A user whose only input was dropped images failed (nothing left to analyse)."""
         if not o.calls and not o.failure and o.dropped_images:
             n = len(o.dropped_images)
-            o.failure = (f"nothing to analyse: {n} unreadable image(s) dropped "
+            o.failure = (f"nothing to analyse: {n} image(s) dropped "
                          f"({o.dropped_images[0]['reason']})")
 
     def _generate(self, role: str, requests: list[ChatRequest]) -> list[Generation]:

@@ -19,7 +19,7 @@ from prism_core.errors import PrismError
 from prism_core.images import check_image, encoded_bytes
 from prism_dataset.hub_release import NoReleaseError, fetch_release
 from prism_dataset.mapping import SchemaError, as_prism
-from prism_dataset.release import Release, count_images
+from prism_dataset.release import NO_IMAGE, Release, count_images
 from prism_dataset.schema import decode_attributes
 
 __all__ = ["Post", "UserInput", "load_users", "iter_users", "user_input", "root_cause",
@@ -63,8 +63,14 @@ class UserInput:
 MAX_POST_CHARS = 50_000
 
 
-def user_input(row: dict, index: int = 0, features=None) -> UserInput:
-    """A UserInput from one dataset row (stored or decoded form); bad images become image_error."""
+def user_input(row: dict, index: int = 0, features=None, *, absent_dropped: bool = False) -> UserInput:
+    """A UserInput from one dataset row (stored or decoded form); bad images become image_error.
+
+    ``absent_dropped``: the dataset holds images, so a post that references one it does not
+    hold (the release's file was missing or unreadable, and the builder left it out) has a
+    dropped image too. Without it (a release without its images) the image channel is not
+    measured at all, which the run says once, not per user.
+    """
     user_id = str(row.get("user_id"))
     posts, truncated = [], []
     for i, p in enumerate(row.get("posts") or []):
@@ -77,6 +83,10 @@ def user_input(row: dict, index: int = 0, features=None) -> UserInput:
         except Exception as exc:  # any decoder error: the image is unusable, the run goes on
             error = f"user {user_id!r}, post {post_id!r}: unreadable image ({type(exc).__name__}: {exc})"
             data = None
+        ref = p.get("image_ref")
+        if data is None and error is None and absent_dropped and ref not in (None, NO_IMAGE):
+            error = (f"user {user_id!r}, post {post_id!r}: image {ref!r} is not in the dataset "
+                     "(missing or unreadable in the release)")
         text = p.get("text")
         text = text if isinstance(text, str) else None
         if text is not None and len(text) > MAX_POST_CHARS:
@@ -95,12 +105,12 @@ def user_input(row: dict, index: int = 0, features=None) -> UserInput:
 
 
 def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: int | None = None,
-               chunk: int = 64) -> Iterator[UserInput]:
+               chunk: int = 64, absent_dropped: bool = False) -> Iterator[UserInput]:
     """UserInputs of a Dataset (the given positions, in order) or an IterableDataset (in order).
 
     For an IterableDataset, ``keep(position, user_id)`` picks rows before they are decoded and
     iteration ends at position ``stop``. Rows are read without decoding images, so a corrupt
-    image does not stop the iteration.
+    image does not stop the iteration. ``absent_dropped``: see :func:`user_input`.
     """
     import datasets
 
@@ -112,7 +122,7 @@ def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: in
             part = positions[start:start + chunk]
             rows = table.select(part)[:].to_pylist()
             for pos, row in zip(part, rows):
-                yield user_input(row, pos, features)
+                yield user_input(row, pos, features, absent_dropped=absent_dropped)
         return
     with without_torch():
         rows = dataset.decode(False) if hasattr(dataset, "decode") else dataset
@@ -126,7 +136,7 @@ def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: in
             continue
         if keep is not None and not keep(pos, row.get("user_id")):
             continue
-        yield user_input(row, pos, features)
+        yield user_input(row, pos, features, absent_dropped=absent_dropped)
 
 
 # ------------------------------------------------------------------ loading by name

