@@ -7,12 +7,16 @@ PIL is imported only when pixels are touched.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
+import threading
+from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["encoded_bytes", "check_image", "decode_image", "image_hash", "data_url", "png_bytes"]
+__all__ = ["encoded_bytes", "check_image", "decode_image", "image_hash", "data_url", "png_bytes",
+           "memo_by_image"]
 
 
 def png_bytes(image, compress_level: int = 6) -> bytes:
@@ -75,3 +79,31 @@ def data_url(data: bytes) -> str:
             "image/gif" if data[:6] in (b"GIF87a", b"GIF89a") else
             "image/webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else "image/png")
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def memo_by_image(maxsize: int = 4096) -> Callable:
+    """Decorator: memoise ``fn(data, *args)`` per image content (SHA-256 of the encoded bytes)
+    and the other (hashable) arguments, least recently used first out; ``fn.cache_clear()``
+    empties it. For readers that look at a picture once per process however often it is sent
+    (OCR, faces), safe across threads."""
+    def wrap(fn: Callable) -> Callable:
+        memo: OrderedDict = OrderedDict()
+        lock = threading.Lock()
+
+        @functools.wraps(fn)
+        def memoised(data: bytes, *args):
+            key = (hashlib.sha256(data).digest(), args)
+            with lock:
+                if key in memo:
+                    memo.move_to_end(key)
+                    return memo[key]
+            value = fn(data, *args)
+            with lock:
+                memo[key] = value
+                if len(memo) > maxsize:
+                    memo.popitem(last=False)
+            return value
+
+        memoised.cache_clear = memo.clear
+        return memoised
+    return wrap

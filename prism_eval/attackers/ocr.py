@@ -17,15 +17,15 @@ Small text is read better when enlarged, so images are scaled to about 1000 px o
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
 import subprocess
 import tempfile
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
+
+from prism_core.images import decode_image, memo_by_image, png_bytes
 
 __all__ = ["OCREngine", "engine", "read_text", "INSTALL_HINT"]
 
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 INSTALL_HINT = "apt-get install tesseract-ocr"
 _TARGET_PX = 1000
 _TIMEOUT_S = 60
-_MEMO: OrderedDict[str, str] = OrderedDict()
-_MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -75,8 +73,6 @@ def _prepare(data: bytes) -> bytes:
     """PNG bytes of the image in greyscale, enlarged so that small text is readable."""
     from PIL import Image
 
-    from prism_core.images import decode_image, png_bytes
-
     im = decode_image(data).convert("L")
     scale = min(4.0, _TARGET_PX / max(im.size))
     if scale > 1.2:
@@ -84,12 +80,9 @@ def _prepare(data: bytes) -> bytes:
     return png_bytes(im)
 
 
+@memo_by_image()
 def read_text(data: bytes, ocr: OCREngine) -> str:
     """The text in an encoded image, on one line ("" when there is none or OCR fails)."""
-    key = hashlib.sha256(data).hexdigest()
-    if key in _MEMO:
-        _MEMO.move_to_end(key)
-        return _MEMO[key]
     try:
         png = _prepare(data)
     except Exception as exc:  # an undecodable image has no text
@@ -107,9 +100,5 @@ def read_text(data: bytes, ocr: OCREngine) -> str:
         except (OSError, subprocess.SubprocessError) as exc:
             log.info("OCR failed: %s", exc)
             text = ""
-    text = " ".join(text.replace("\u2018", "'").replace("\u2019", "'").split())
-    _MEMO[key] = text
-    if len(_MEMO) > _MEMO_SIZE:
-        _MEMO.popitem(last=False)
-    return text
+    return " ".join(text.replace("\u2018", "'").replace("\u2019", "'").split())
 

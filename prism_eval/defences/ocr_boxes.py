@@ -10,19 +10,17 @@ returns the boxes of the words a cue spans: what ``prism warn`` shows for a pict
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import tempfile
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from prism_core.errors import PrismError
+from prism_core.images import decode_image, memo_by_image, png_bytes
 
 __all__ = ["Word", "Region", "ocr_words", "cue_regions", "require_engine"]
 
 _TARGET_PX = 1000
-_MEMO: OrderedDict[str, list] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -58,14 +56,13 @@ def require_engine():
 
 def ocr_words(data: bytes, ocr=None) -> list[Word]:
     """The words Tesseract reads in an encoded image, with their boxes (memoised per image)."""
+    return _words(data, ocr or require_engine())
+
+
+@memo_by_image(1024)
+def _words(data: bytes, ocr) -> list[Word]:
     from PIL import Image
 
-    from prism_core.images import decode_image, png_bytes
-
-    ocr = ocr or require_engine()
-    key = hashlib.sha256(data).hexdigest()
-    if key in _MEMO:
-        return _MEMO[key]
     try:
         im = decode_image(data).convert("L")
     except ValueError:
@@ -96,9 +93,6 @@ def ocr_words(data: bytes, ocr=None) -> list[Word]:
                int((top + height) / scale + 0.999))
         text = cols[11].strip().replace("\u2018", "'").replace("\u2019", "'")
         words.append(Word(text, box, (int(cols[2]), int(cols[3]), int(cols[4])), float(cols[10])))
-    _MEMO[key] = words
-    if len(_MEMO) > 1024:
-        _MEMO.popitem(last=False)
     return words
 
 
