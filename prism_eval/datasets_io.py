@@ -2,7 +2,7 @@
 
 Rows are read in their stored form (images as encoded bytes, closed categories as ClassLabel
 ints), so one corrupt image cannot stop the iteration: it is checked here, per image, and an
-unreadable one is reported on its post (the chain records the user as failed). The description
+unreadable one is reported on its post (the chain records it as dropped on its user). The description
 :func:`load_users` returns counts the referenced images found, missing and unreadable
 (``images``), so a run without images is recorded as one.
 """
@@ -117,6 +117,10 @@ def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: in
     features = getattr(dataset, "features", None)
     if isinstance(dataset, datasets.Dataset):
         positions = list(range(len(dataset))) if indices is None else list(indices)
+        if _stream_files(dataset) is not None and positions == sorted(positions):
+            for pos, row in _streamed_rows(dataset, positions, chunk):
+                yield user_input(row, pos, features, absent_dropped=absent_dropped)
+            return
         table = dataset.with_format("arrow")
         for start in range(0, len(positions), chunk):
             part = positions[start:start + chunk]
@@ -137,6 +141,59 @@ def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: in
         if keep is not None and not keep(pos, row.get("user_id")):
             continue
         yield user_input(row, pos, features, absent_dropped=absent_dropped)
+
+
+def _stream_files(ds) -> list[str] | None:
+    """The Arrow files a Dataset's rows are, in order, when they can be read as a stream: each
+    memory-mapped and its rows unchanged since it was written (no slice, cast or rename replayed
+    on it), no indices mapping. Else None."""
+    from datasets.table import ConcatenationTable, MemoryMappedTable
+
+    if getattr(ds, "_indices", None) is not None:
+        return None
+    table = ds.data
+    if isinstance(table, MemoryMappedTable):
+        parts = [table]
+    elif isinstance(table, ConcatenationTable) and all(len(row) == 1 for row in table.blocks):
+        parts = [row[0] for row in table.blocks]
+    else:
+        return None
+    harmless = ("replace_schema_metadata",)  # what `datasets` replays on every loaded file
+    if not parts or not all(isinstance(t, MemoryMappedTable)
+                            and all(op in harmless for op, *_ in t.replays or ()) for t in parts):
+        return None
+    return [t.path for t in parts]
+
+
+def _stream_batches(ds, columns: list[str]) -> Iterator:
+    """The record batches of a Dataset (see _stream_files), read from its files one at a time
+    into memory that is freed after use, so the pages of a memory-mapped file do not pile up
+    in the process as it is read: memory stays flat in the size of the dataset."""
+    import pyarrow as pa
+
+    for path in _stream_files(ds) or []:
+        with pa.OSFile(path) as f:
+            for batch in pa.ipc.open_stream(f):
+                yield batch.select(columns)
+
+
+def _streamed_rows(ds, positions: list[int], chunk: int) -> Iterator[tuple[int, dict]]:
+    """(position, stored row) for the ascending ``positions`` of a streamable Dataset."""
+    import pyarrow as pa
+
+    wanted, base, k = positions, 0, 0
+    for batch in _stream_batches(ds, ds.column_names):
+        end = base + batch.num_rows
+        while k < len(wanted) and wanted[k] < end:
+            part = []
+            while k < len(wanted) and wanted[k] < end and len(part) < chunk:
+                part.append(wanted[k])
+                k += 1
+            rows = batch.take(pa.array([p - base for p in part])).to_pylist()
+            yield from zip(part, rows)
+        if k == len(wanted):
+            return
+        base = end
 
 
 # ------------------------------------------------------------------ loading by name
@@ -290,7 +347,11 @@ def dataset_image_counts(ds) -> dict:
     """:func:`prism_dataset.release.count_images` over a dataset's posts, images left encoded."""
     import datasets
 
-    if isinstance(ds, datasets.Dataset):
+    if isinstance(ds, datasets.Dataset) and _stream_files(ds) is not None:
+        rows = (r for batch in _stream_batches(ds, ["posts"])
+                for start in range(0, batch.num_rows, 64)
+                for r in batch.slice(start, 64).to_pylist())
+    elif isinstance(ds, datasets.Dataset):
         table = ds.select_columns(["posts"]).with_format("arrow")
         rows = (r for batch in table.iter(batch_size=64) for r in batch.to_pylist())
     else:

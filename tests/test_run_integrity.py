@@ -382,3 +382,22 @@ def test_an_empty_release_is_an_error(v1_dir, tmp_path, capsys):
     assert main(["evaluate", "--dataset", str(rel), "--model", "lexicon", "--out",
                  str(tmp_path / "o"), "--no-progress"]) == 2
     assert "no users" in capsys.readouterr().err
+
+
+def test_a_built_dataset_is_read_as_a_stream_with_the_same_rows(tmp_path):
+    """A prepared (memory-mapped) Dataset is read batch by batch from its Arrow file, so memory
+    stays flat in the dataset's size; the rows, positions and image counts are those of the
+    table path, and a dataset changed since it was written (selected, with indices) falls back."""
+    from prism_eval.datasets_io import (_stream_files, dataset_image_counts, iter_users,
+                                        user_input)
+
+    ds, info = load_users("synthetic", n_users=12, seed=3, cache_dir=str(tmp_path / "hf"))
+    assert _stream_files(ds) is not None
+    table = [user_input(r, i, ds.features) for i, r in enumerate(ds.with_format("arrow")[:].to_pylist())]
+    assert list(iter_users(ds, chunk=5)) == table
+    assert [u.index for u in iter_users(ds, [2, 3, 11])] == [2, 3, 11]
+    assert list(iter_users(ds, [2, 3, 11])) == [table[2], table[3], table[11]]
+    assert dataset_image_counts(ds) == info["images"] and info["images"]["found"] == 36
+    picked = ds.select([7, 1])
+    assert _stream_files(picked) is None
+    assert [u.user_id for u in iter_users(picked)] == [table[7].user_id, table[1].user_id]
