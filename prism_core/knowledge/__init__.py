@@ -45,15 +45,24 @@ class PhraseIndex:
                 key = fold(str(alias))
                 if key and key not in self.value_of:
                     self.value_of[key] = value
-        self._longest = max((len(k.split()) for k in self.value_of), default=1)
+        # the longest phrase starting with each word: a position whose word starts no phrase
+        # is skipped without a look-up
+        self._longest: dict[str, int] = {}
+        for k in self.value_of:
+            words = k.split()
+            if words:
+                self._longest[words[0]] = max(self._longest.get(words[0], 0), len(words))
 
     def exact(self, folded: str) -> str | None:
         """The value of a phrase that is the whole folded text, or None."""
         return self.value_of.get(folded)
 
     def _at(self, words: tuple[str, ...], start: int) -> tuple[str, int] | None:
+        longest = self._longest.get(words[start])
+        if longest is None:
+            return None
         get = self.value_of.get
-        for n in range(min(self._longest, len(words) - start), 0, -1):
+        for n in range(min(longest, len(words) - start), 0, -1):
             value = get(" ".join(words[start:start + n]) if n > 1 else words[start])
             if value is not None:
                 return value, start + n
