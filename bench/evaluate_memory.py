@@ -1,12 +1,11 @@
 """Peak memory of a lexicon `prism evaluate` on synthetic users: flat in the number of users.
 
 Each size runs in a fresh process (the dataset is built first, in its own process, so only the
-evaluation is measured). Results stream to disk: the peak of the memory the process allocates
-(anonymous RSS: Python objects, Arrow buffers, SQLite; sampled from /proc/self/status) at 5,000
-users must be at most 20 % above the peak at 1,000. Also printed: the peak of the whole RSS, which
-adds the file-backed pages mapped into the process -- shared libraries and the dataset's
-memory-mapped Arrow file, which `datasets` pages in as it is read (reclaimable page cache; it
-grows with the size of the dataset file, not with what the run holds). OCR is off by default
+evaluation is measured). Results stream to disk and the dataset is read as a stream of record
+batches from its Arrow file (not paged in through a memory map), so both peaks must stay within
+20 % from 1,000 to 5,000 users: the memory the process allocates (anonymous RSS: Python objects,
+Arrow buffers, SQLite; sampled from /proc/self/status) and the whole RSS (adding file-backed
+pages: shared libraries, and any memory-mapped file). OCR is off by default
 (``--ocr auto`` turns it on): Tesseract runs in subprocesses whose memory is not the run's, and
 it makes 5,000 users take an hour. Usage::
 
@@ -67,7 +66,7 @@ def main() -> int:
     args = ap.parse_args()
     env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
            "PRISM_OCR": args.ocr}
-    peaks = {}
+    peaks, whole = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
         env.setdefault("HF_DATASETS_CACHE", os.path.join(tmp, "hf"))
         for n in [int(x) for x in args.sizes.split(",")]:
@@ -77,6 +76,7 @@ def main() -> int:
                                  env=env, check=True, capture_output=True, text=True)
             res = json.loads(out.stdout.strip().splitlines()[-1])
             peaks[n] = res["anon_mb"] or res["peak_mb"]  # no /proc: the whole RSS
+            whole[n] = res["peak_mb"]
             anon = (f"allocated (anonymous) {res['anon_mb']:.0f} MB, mapped files "
                     f"{res['file_mb']:.0f} MB, " if res["anon_mb"] else "")
             print(f"{n:>6} users: peak {anon}whole RSS {res['peak_mb']:.0f} MB; "
@@ -84,8 +84,10 @@ def main() -> int:
     sizes = sorted(peaks)
     if len(sizes) > 1:
         ratio = peaks[sizes[-1]] / peaks[sizes[0]]
-        print(f"peak ratio {sizes[-1]}/{sizes[0]}: {ratio:.2f} (limit 1.20)")
-        return 0 if ratio <= 1.2 else 1
+        ratio_rss = whole[sizes[-1]] / whole[sizes[0]]
+        print(f"peak ratio {sizes[-1]}/{sizes[0]}: allocated {ratio:.2f}, whole RSS "
+              f"{ratio_rss:.2f} (limit 1.20)")
+        return 0 if max(ratio, ratio_rss) <= 1.2 else 1
     return 0
 
 
