@@ -2,9 +2,9 @@
 
 Rows are read in their stored form (images as encoded bytes, closed categories as ClassLabel
 ints), so one corrupt image cannot stop the iteration: it is checked here, per image, and an
-unreadable one is reported on its post (the chain records it as dropped on its user). The description
-:func:`load_users` returns counts the referenced images found, missing and unreadable
-(``images``), so a run without images is recorded as one.
+unreadable one is reported on its post (the chain records it as dropped on its user). The
+description :func:`load_users` returns counts the referenced images found, missing and
+unreadable (``images``), so a run without images is recorded as one.
 """
 from __future__ import annotations
 

@@ -9,8 +9,9 @@ Each finding carries the evidence: the character spans of the cues in the text
 (prism_eval/cues.py: the lexicon's own rules, plus weak cues such as a bare "29" that a capable
 reader picks up) and, for a picture, the boxes of the words OCR reads that hold a cue
 (prism_eval/defences/ocr_boxes.py) and of the largest face, with its estimated age and sex
-(prism_eval/attackers/faces.py, when installed); and a confidence: the model's own when it inferred the
-attribute, else 0.6 for a strong cue and 0.3 for a weak one (cues the model did not use).
+(prism_eval/attackers/faces.py, when installed); and a confidence: the model's own when it
+inferred the attribute, else 0.6 for a strong cue and 0.3 for a weak one (cues the model did
+not use).
 
 It works offline with the default ``lexicon`` (keywords in the text, OCR in the picture) and is
 better with a real model (``--model gpt-4o`` or ``hf:...``), whose inferences from context are
