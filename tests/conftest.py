@@ -40,3 +40,10 @@ def _find_v1() -> Path:
 def v1_dir() -> Path:
     """The published PRISM v1 folder (posts.json, target.json; no images)."""
     return _find_v1()
+
+
+@pytest.fixture(scope="module")
+def release(v1_dir, tmp_path_factory) -> Path:
+    """A 6-user release folder with tiny JPEGs (a module may define its own ``release``)."""
+    from release_factory import make_release
+    return make_release(v1_dir, tmp_path_factory.mktemp("rel") / "release", n_users=6, images=True)

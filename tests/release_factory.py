@@ -28,3 +28,9 @@ def make_release(v1_dir: Path, root: Path, n_users: int = 3, images: bool = Fals
         for i, ref in enumerate(refs):
             Image.new("RGB", (8, 8), (i * 40 % 256, 80, 160)).save(root / ref, "JPEG")
     return root
+
+
+def release_dataset(root: Path):
+    """(dataset, description) of a release folder, as ``prism evaluate --dataset v1`` loads it."""
+    from prism_eval.datasets_io import load_users
+    return load_users("v1", data_dir=str(root))

@@ -12,9 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from fake_openai import FakeOpenAIServer, last_user_text
-from release_factory import make_release
 
 from prism_eval.runner import SUMMARY, read_results
 
@@ -47,11 +45,6 @@ class RecordingServer(FakeOpenAIServer):
 
 def _key(body: dict) -> str:
     return hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode()).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def release(v1_dir, tmp_path_factory) -> Path:
-    return make_release(v1_dir, tmp_path_factory.mktemp("rel") / "release", n_users=6, images=True)
 
 
 def _cmd(release, server, out, *extra):

@@ -10,25 +10,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from release_factory import make_release
+from release_factory import release_dataset
 
 from prism_core.backends.base import Backend, Generation
 from prism_core.backends.dummy import DummyBackend
 from prism_core.errors import PrismError
 from prism_eval.chain import VARIANTS
-from prism_eval.datasets_io import load_users
 from prism_eval.runner import RESULTS, evaluate, read_results
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def release(v1_dir, tmp_path_factory) -> Path:
-    return make_release(v1_dir, tmp_path_factory.mktemp("rel") / "release", n_users=6, images=True)
-
-
-def _dataset(release):
-    return load_users("v1", data_dir=str(release))
 
 
 class AsyncHash(DummyBackend):
@@ -62,7 +52,7 @@ def _strip(records):
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
 def test_flowing_users_give_the_same_results_as_batches(release, tmp_path, variant):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     batched, flowing = DummyBackend(responses="hash"), AsyncHash()
     roles = {r: batched for r in VARIANTS[variant]}
     evaluate(ds, roles, tmp_path / "b", variant=variant, dataset_info=info, progress=False)
@@ -74,7 +64,7 @@ def test_flowing_users_give_the_same_results_as_batches(release, tmp_path, varia
 
 
 def test_a_users_synthesis_does_not_wait_for_other_users_evidence(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     seen: dict = {}
 
     async def gate(request):
@@ -93,7 +83,7 @@ def test_a_users_synthesis_does_not_wait_for_other_users_evidence(release, tmp_p
 
 
 def test_local_backends_keep_batching_stage_by_stage(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
 
     class Batches(DummyBackend):
         def __init__(self):
@@ -126,7 +116,7 @@ def test_one_client_per_backend_and_its_concurrency_limit_over_all_users(release
 
     monkeypatch.setattr(openai, "AsyncOpenAI", Counted)
     monkeypatch.setenv("FAKE_KEY", "k")
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     with FakeOpenAIServer(latency=0.05) as server:
         b = get_backend("openai:fake", base_url=server.base_url, api_key_env="FAKE_KEY",
                         concurrency=3)
@@ -143,7 +133,7 @@ def test_one_client_per_backend_and_its_concurrency_limit_over_all_users(release
 
 
 def test_a_configuration_error_in_the_flow_stops_the_run(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
 
     class Refused(AsyncHash):
         async def asubmit(self, request):
@@ -158,7 +148,7 @@ def test_a_configuration_error_in_the_flow_stops_the_run(release, tmp_path):
 
 
 def test_an_exception_in_one_call_fails_only_that_call(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
 
     class Broken(AsyncHash):
         async def asubmit(self, request):
@@ -216,7 +206,7 @@ def test_a_caller_that_stops_early_cancels_the_users_in_flight(release):
     from prism_eval.datasets_io import iter_users
     from prism_eval.run.flow import flow
 
-    ds, _ = _dataset(release)
+    ds, _ = release_dataset(release)
     cancelled, entered = [], threading.Event()
 
     async def gate(request):

@@ -7,10 +7,9 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from release_factory import make_release
+from release_factory import make_release, release_dataset
 
 from prism_core.backends.base import Generation
 from prism_core.backends.dummy import DummyBackend
@@ -18,15 +17,6 @@ from prism_core.errors import PrismError
 from prism_eval.cli import main
 from prism_eval.datasets_io import load_users
 from prism_eval.runner import RESULTS, SUMMARY, RunSpec, evaluate, read_results, rescore
-
-
-@pytest.fixture(scope="module")
-def release(v1_dir, tmp_path_factory) -> Path:
-    return make_release(v1_dir, tmp_path_factory.mktemp("rel") / "release", n_users=6, images=True)
-
-
-def _dataset(release):
-    return load_users("v1", data_dir=str(release))
 
 
 class Scripted(DummyBackend):
@@ -70,7 +60,7 @@ def _chain(b):
 @KINDS
 def test_a_failed_image_call_makes_the_user_partial_and_retry_failed_redoes_only_it(release, tmp_path,
                                                                                     kind):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     down = {"on": True}
     b = kind(fail=lambda r: down["on"] and r.tags["user_id"] == "person-002"
                  and r.tags.get("image_id") == "post1:image")
@@ -98,7 +88,7 @@ def test_a_failed_image_call_makes_the_user_partial_and_retry_failed_redoes_only
 
 @KINDS
 def test_headline_ignores_failed_users(release, tmp_path, kind):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     b = kind(fail=lambda r: r.tags["user_id"] in ("person-001", "person-002"))
     s = evaluate(ds, {"single": b}, tmp_path, variant="single", dataset_info=info, progress=False)
     assert s["failures"] == 2 and s["complete"] == 4
@@ -136,7 +126,7 @@ def test_a_request_that_cannot_be_encoded_fails_only_its_user(v1_dir, tmp_path):
 
 
 def test_a_batch_level_error_is_retried_user_by_user(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
 
     class Picky(Scripted):
         def generate(self, requests):
@@ -153,7 +143,7 @@ def test_a_batch_level_error_is_retried_user_by_user(release, tmp_path):
 
 @KINDS
 def test_retry_unparsed_asks_again_past_the_cache(release, tmp_path, kind):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     garbled = {"on": True}
     b = kind(text=lambda r: "I cannot answer that." if garbled["on"]
                  and r.tags["user_id"] == "person-004" else None)
@@ -202,7 +192,7 @@ def test_api_answers_are_cached_as_they_arrive(tmp_path, monkeypatch):
 
 def test_score_takes_the_lock_and_messages_name_the_holder(release, tmp_path):
     from prism_eval.run.store import lock
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     evaluate(ds, "lexicon", tmp_path, dataset_info=info, progress=False, limit=2)
     held = lock(tmp_path, "prism audit")
     try:
@@ -224,7 +214,7 @@ def test_score_takes_the_lock_and_messages_name_the_holder(release, tmp_path):
 # ---------------------------------------------------------------- run folders written by anyone
 
 def _good_run(release, out):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     evaluate(ds, "lexicon", out, dataset_info=info, progress=False, limit=3)
     return out
 
@@ -245,7 +235,7 @@ def test_malformed_results_lines_are_counted_and_skipped(release, tmp_path, capl
 
 
 def test_corrupt_run_json_summary_and_cache_are_one_line_errors(release, tmp_path, capsys):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     out = _good_run(release, tmp_path / "run")
     (out / "run.json").write_text("{not json")
     with pytest.raises(PrismError, match="run.json.*not valid JSON"):
@@ -276,7 +266,7 @@ def test_duplicate_user_in_results_is_counted_once(release, tmp_path):
 def test_summary_scores_are_the_aggregate_of_the_records(release, tmp_path):
     # summarise holds every user's scores compactly (flat memory): the numbers must not change
     from prism_eval.scoring import aggregate
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     s = evaluate(ds, {"single": Scripted(fail=lambda r: r.tags["user_id"] == "person-002")},
                  tmp_path, variant="single", dataset_info=info, progress=False)
     records = read_results(tmp_path)
@@ -305,7 +295,7 @@ def test_lexicon_run_imports_no_torch(release, tmp_path):
 # ---------------------------------------------------------------- RunSpec
 
 def test_runspec_and_keywords_are_the_same_run(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     a = evaluate(ds, "lexicon", tmp_path / "a", spec=RunSpec(variant="text-only", limit=2,
                                                              progress=False, dataset_info=info))
     b = evaluate(ds, "lexicon", tmp_path / "b", variant="text-only", limit=2, progress=False,
@@ -336,7 +326,7 @@ def test_credentials_in_urls_are_scrubbed_from_written_configuration(release, tm
 
     from prism_core.backends import get_backend
     monkeypatch.setenv("FAKE_KEY", "k")
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     with FakeOpenAIServer() as server:
         url = server.base_url.replace("http://", "http://alice:hunter2@") + "?api_key=s3cret"
         b = get_backend("openai:fake", base_url=url, api_key_env="FAKE_KEY")

@@ -6,10 +6,9 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
-from release_factory import make_release
+from release_factory import make_release, release_dataset
 
 from prism_core.backends.base import Generation
 from prism_core.backends.dummy import DummyBackend
@@ -31,15 +30,6 @@ def strip_timing(records: list[dict]) -> list[dict]:
     return out
 
 
-@pytest.fixture(scope="module")
-def release(v1_dir, tmp_path_factory) -> Path:
-    return make_release(v1_dir, tmp_path_factory.mktemp("rel") / "release", n_users=6, images=True)
-
-
-def _dataset(release):
-    return load_users("v1", data_dir=str(release))
-
-
 def _dummy():
     return DummyBackend(responses="hash")
 
@@ -51,7 +41,7 @@ def _chain_backends():
 
 
 def test_results_and_summary(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     summary = evaluate(ds, {"text": _dummy(), "image": _dummy(), "synthesis": _dummy()},
                        tmp_path, dataset_info=info, progress=False, batch_size=4)
     records = read_results(tmp_path)
@@ -82,7 +72,7 @@ def test_results_and_summary(release, tmp_path):
 
 
 def test_rerun_resumes_without_calls_and_overwrite_uses_the_cache(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     first = evaluate(ds, _chain_backends(), tmp_path, dataset_info=info, progress=False, limit=3)
     before = read_results(tmp_path)
     again = evaluate(ds, _chain_backends(), tmp_path, dataset_info=info, progress=False, limit=3)
@@ -100,7 +90,7 @@ def test_rerun_resumes_without_calls_and_overwrite_uses_the_cache(release, tmp_p
 
 
 def test_other_configuration_is_refused(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     evaluate(ds, _chain_backends(), tmp_path, dataset_info=info, progress=False, limit=2)
     with pytest.raises(PrismError, match="another configuration.*variant.*overwrite"):
         evaluate(ds, _chain_backends(), tmp_path, dataset_info=info, progress=False, limit=2, variant="single")
@@ -112,7 +102,7 @@ def test_other_configuration_is_refused(release, tmp_path):
 
 
 def test_half_written_line_is_dropped_and_no_user_duplicated(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     evaluate(ds, _chain_backends(), tmp_path, dataset_info=info, progress=False, limit=2)
     done = (tmp_path / RESULTS).read_text()
     # what a kill in the middle of writing the third user leaves behind
@@ -128,7 +118,7 @@ def test_half_written_line_is_dropped_and_no_user_duplicated(release, tmp_path):
 
 def test_dataset_and_iterable_dataset_agree(release, tmp_path):
     import datasets
-    ds, info = _dataset(release)  # streaming (IterableDataset)
+    ds, info = release_dataset(release)  # streaming (IterableDataset)
     table = datasets.Dataset.from_list(list(ds.decode(False)), features=ds.features)
     evaluate(ds, "lexicon", tmp_path / "it", dataset_info=info, progress=False)
     evaluate(table, "lexicon", tmp_path / "ds", dataset_info=info, progress=False, limit=4)
@@ -139,7 +129,7 @@ def test_dataset_and_iterable_dataset_agree(release, tmp_path):
 
 def test_corrupt_images_are_dropped_recorded_and_counted(release, tmp_path):
     import datasets
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     rows = list(ds.decode(False))
     rows[2]["posts"][1]["image"] = {"bytes": b"\xff\xd8 this is not a jpeg", "path": None}
     table = datasets.Dataset.from_list(rows, features=ds.features)
@@ -183,7 +173,7 @@ def test_release_images_missing_or_corrupt_are_recorded_on_their_users(v1_dir, t
 
 
 def test_first_batch_all_failing_stops_with_the_error(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     broken = DummyBackend(error="connection refused")
     with pytest.raises(PrismError, match="first batch failed.*connection refused"):
         evaluate(ds, {"single": broken}, tmp_path, variant="single", progress=False)
@@ -203,7 +193,7 @@ class YesJudge:
 
 
 def test_rescore_with_a_judge(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     answer = json.dumps({"occupation": {"guesses": ["automotive restoration hobbyist"]}})
     evaluate(ds, {"single": DummyBackend(responses=answer)}, tmp_path, variant="single",
              dataset_info=info, progress=False, limit=3)
@@ -389,7 +379,7 @@ class FlakyForOneUser(DummyBackend):
 
 
 def test_retry_failed_replaces_the_failed_record(release, tmp_path):
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     b = FlakyForOneUser("person-002")
     s = evaluate(ds, {"single": b}, tmp_path, variant="single", dataset_info=info,
                  progress=False, limit=3)
@@ -408,7 +398,7 @@ def test_retry_failed_replaces_the_failed_record(release, tmp_path):
 
 def test_a_second_run_on_the_same_folder_is_refused(release, tmp_path):
     from prism_eval.runner import _lock
-    ds, info = _dataset(release)
+    ds, info = release_dataset(release)
     held = _lock(tmp_path)  # as if another `prism evaluate` were writing there
     try:
         with pytest.raises(PrismError, match="another `prism evaluate` is writing"):
@@ -421,7 +411,7 @@ def test_a_second_run_on_the_same_folder_is_refused(release, tmp_path):
 @pytest.mark.parametrize("form", ["parquet", "save_to_disk"])
 def test_dataset_folders(release, tmp_path, form):
     import datasets
-    ds, _ = _dataset(release)
+    ds, _ = release_dataset(release)
     table = datasets.Dataset.from_list(list(ds.decode(False)), features=ds.features)
     folder = tmp_path / form
     if form == "parquet":
