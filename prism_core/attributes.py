@@ -166,16 +166,21 @@ def is_no_answer(value: Any, key: str | None = None) -> bool:
     if value is None:
         return True
     if isinstance(value, str):
-        head = value.lstrip(" *_`\"'")[:1]
-        if head.isdigit() or (head.isalpha() and head.lower() not in _NO_ANSWER_HEADS):
-            return False
-        text = fold(value.strip().strip("*_`\"'"))
-        if key == "religion" and text == "none":
-            return False
-        return text in _NO_ANSWER or bool(_NO_ANSWER_START.match(text))
+        return _text_no_answer(value, key)
     if isinstance(value, (list, tuple, dict)):
         return not value
     return False
+
+
+@lru_cache(maxsize=1 << 15)
+def _text_no_answer(value: str, key: str | None) -> bool:
+    head = value.lstrip(" *_`\"'")[:1]
+    if head.isdigit() or (head.isalpha() and head.lower() not in _NO_ANSWER_HEADS):
+        return False
+    text = fold(value.strip().strip("*_`\"'"))
+    if key == "religion" and text == "none":
+        return False
+    return text in _NO_ANSWER or bool(_NO_ANSWER_START.match(text))
 
 
 _MARKER_START = frozenset("0123456789(#-*\u2022\u00b7")

@@ -587,14 +587,7 @@ def _find_entries(obj: Any, depth: int = 1) -> tuple[list[tuple[str, Any]], int]
 
 
 def _is_unknown(value: Any, key: str | None = None) -> bool:
-    if isinstance(value, str):
-        return _text_is_unknown(value, key)
-    return is_no_answer(value, key)
-
-
-@lru_cache(maxsize=1 << 14)
-def _text_is_unknown(value: str, key: str | None) -> bool:
-    return is_no_answer(value.strip(".!"), key)
+    return is_no_answer(value.strip(".!") if isinstance(value, str) else value, key)
 
 
 def _read_entry(key: str, value: Any) -> tuple[dict | None, str | None, str | None]:

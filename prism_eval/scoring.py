@@ -221,7 +221,7 @@ def _guess_list(key: str, entry_guesses) -> list:
     for g in entry_guesses:
         t = type(g)
         if t is str:
-            if _no_answer(g, key):
+            if is_no_answer(g, key):
                 continue
         elif g is None or ((t is list or t is dict) and not g):
             continue
@@ -229,11 +229,6 @@ def _guess_list(key: str, entry_guesses) -> list:
         if len(out) == 3:
             break
     return out
-
-
-@lru_cache(maxsize=1 << 15)
-def _no_answer(text: str, key: str) -> bool:
-    return is_no_answer(text, key)
 
 
 # ------------------------------------------------------------------ the truth
