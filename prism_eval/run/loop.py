@@ -128,7 +128,6 @@ class _Run:
     # -------------------------------------------------------------- session
 
     def run(self) -> dict | None:
-
         spec, out, procs = self.spec, self.out, self.procs
         session = setup(out, self.config, spec.overwrite, procs, self.cache_path)
         self.cache = open_cache(self.cache_path)
