@@ -27,7 +27,8 @@ from .knowledge.places import region_of as _region_of
 
 __all__ = [
     "Attribute", "ATTRIBUTES", "ATTRIBUTE_KEYS", "CODES", "V1_KEYS", "SUBFIELDS", "LABELS",
-    "SUB_LABELS", "label_of", "reveal_label", "AttributeValueError", "SEXES", "EDUCATION_LEVELS", "OCCUPATIONS",
+    "SUB_LABELS", "label_of", "reveal_label", "AttributeValueError", "SEXES", "EDUCATION_LEVELS",
+    "OCCUPATIONS",
     "INCOME_BRACKETS", "RELATIONSHIPS", "HAIR_COLORS", "EYE_COLORS", "SHOPPING_HABITS",
     "HOBBIES", "HEALTH", "RELIGIONS", "COUNTRIES", "normalise", "try_normalise", "from_v1",
     "to_v1", "key_of", "subfield_of", "is_no_answer", "clean_guess", "parse_age",

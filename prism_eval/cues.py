@@ -51,14 +51,6 @@ def attribute_of(slot: str) -> str:
     return slot.split(".", 1)[0]
 
 
-def _lexicon_rules() -> list:
-    """The lexicon's rules: (slot, compiled pattern, value function, weight)."""
-    rules = getattr(lexicon, "RULES", None) or getattr(lexicon, "_RULES", None)
-    if not rules:
-        raise RuntimeError("prism_eval.attackers.lexicon exposes no rules (RULES / _RULES)")
-    return rules
-
-
 def _same_length_tidy(text: str) -> str:
     """The lexicon's quote normalising, keeping every character's position."""
     return text.replace("\u2019", "'").replace("\u2018", "'")
@@ -77,7 +69,7 @@ def _value_span(m: re.Match) -> tuple[int, int]:
 def _strong(text: str) -> list[Cue]:
     body = _same_length_tidy(text)
     out = []
-    for slot, pattern, fn, weight in _lexicon_rules():
+    for slot, pattern, fn, weight in lexicon.RULES:
         for m in pattern.finditer(body):
             try:
                 value = fn(m)
