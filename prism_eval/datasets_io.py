@@ -22,8 +22,8 @@ from prism_dataset.mapping import SchemaError, as_prism
 from prism_dataset.release import NO_IMAGE, Release, count_images
 from prism_dataset.schema import decode_attributes
 
-__all__ = ["Post", "UserInput", "load_users", "iter_users", "user_input", "root_cause",
-           "raise_user_facing", "from_dataset", "dataset_image_counts"]
+__all__ = ["Post", "UserInput", "load_users", "iter_users", "stored_rows", "user_input",
+           "root_cause", "raise_user_facing", "from_dataset", "dataset_image_counts"]
 
 log = logging.getLogger(__name__)
 
@@ -106,27 +106,32 @@ def user_input(row: dict, index: int = 0, features=None, *, absent_dropped: bool
 
 def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: int | None = None,
                chunk: int = 64, absent_dropped: bool = False) -> Iterator[UserInput]:
-    """UserInputs of a Dataset (the given positions, in order) or an IterableDataset (in order).
+    """UserInputs of a Dataset or an IterableDataset (see :func:`stored_rows`); a corrupt image
+    does not stop the iteration. ``absent_dropped``: see :func:`user_input`."""
+    features = getattr(dataset, "features", None)
+    for pos, row in stored_rows(dataset, indices, keep=keep, stop=stop, chunk=chunk):
+        yield user_input(row, pos, features, absent_dropped=absent_dropped)
 
-    For an IterableDataset, ``keep(position, user_id)`` picks rows before they are decoded and
-    iteration ends at position ``stop``. Rows are read without decoding images, so a corrupt
-    image does not stop the iteration. ``absent_dropped``: see :func:`user_input`.
-    """
+
+def stored_rows(dataset, indices: list[int] | None = None, *, keep=None, stop: int | None = None,
+                chunk: int = 64) -> Iterator[tuple[int, dict]]:
+    """(position, row in stored form: images not decoded) of a Dataset (the given positions, in
+    order; a prepared one read as a stream from its Arrow files) or an IterableDataset (in
+    order), up to position ``stop``. For an IterableDataset, ``keep(position, user_id)`` picks
+    rows before they are decoded."""
     import datasets
 
-    features = getattr(dataset, "features", None)
     if isinstance(dataset, datasets.Dataset):
         positions = list(range(len(dataset))) if indices is None else list(indices)
+        if stop is not None:
+            positions = [p for p in positions if p < stop]
         if _stream_files(dataset) is not None and positions == sorted(positions):
-            for pos, row in _streamed_rows(dataset, positions, chunk):
-                yield user_input(row, pos, features, absent_dropped=absent_dropped)
+            yield from _streamed_rows(dataset, positions, chunk)
             return
         table = dataset.with_format("arrow")
         for start in range(0, len(positions), chunk):
             part = positions[start:start + chunk]
-            rows = table.select(part)[:].to_pylist()
-            for pos, row in zip(part, rows):
-                yield user_input(row, pos, features, absent_dropped=absent_dropped)
+            yield from zip(part, table.select(part)[:].to_pylist())
         return
     with without_torch():
         rows = dataset.decode(False) if hasattr(dataset, "decode") else dataset
@@ -140,7 +145,7 @@ def iter_users(dataset, indices: list[int] | None = None, *, keep=None, stop: in
             continue
         if keep is not None and not keep(pos, row.get("user_id")):
             continue
-        yield user_input(row, pos, features, absent_dropped=absent_dropped)
+        yield pos, row
 
 
 def _stream_files(ds) -> list[str] | None:

@@ -17,14 +17,13 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from prism_core.images import encoded_bytes
 
 from .base import Pipeline, build_pipeline
 from .utility import Utility
 
-__all__ = ["DefendedSplit", "defend_dataset", "stored_rows", "PROVENANCE"]
+__all__ = ["DefendedSplit", "defend_dataset", "PROVENANCE"]
 
 PROVENANCE = "defence.json"
 
@@ -40,25 +39,6 @@ class DefendedSplit:
     @property
     def utility(self) -> dict:
         return self.provenance["utility"]
-
-
-def stored_rows(dataset, limit: int | None = None, chunk: int = 64) -> Iterator[dict]:
-    """Rows of a Dataset or IterableDataset in stored form (images not decoded), in order."""
-    import datasets
-
-    from ..datasets_io import without_torch
-    if isinstance(dataset, datasets.Dataset):
-        n = len(dataset) if limit is None else min(limit, len(dataset))
-        table = dataset.with_format("arrow")
-        for start in range(0, n, chunk):
-            yield from table[start:min(n, start + chunk)].to_pylist()
-        return
-    with without_torch():
-        rows = dataset.decode(False) if hasattr(dataset, "decode") else dataset
-    for i, row in enumerate(rows):
-        if limit is not None and i >= limit:
-            break
-        yield row
 
 
 def _defend_rows(rows: list[dict], pipeline: Pipeline, utility: Utility) -> None:
@@ -94,14 +74,14 @@ def defend_dataset(dataset, spec: str | Pipeline, *, limit: int | None = None,
     """
     import datasets
 
-    from ..datasets_io import dataset_image_counts
+    from ..datasets_io import dataset_image_counts, stored_rows
     pipeline = build_pipeline(spec, **({"cache_path": str(cache_path)} if cache_path else {}))
     utility = Utility()
     started = time.time()
     rows: list[dict] = []
     try:
         batch: list[dict] = []
-        for row in stored_rows(dataset, limit):
+        for _, row in stored_rows(dataset, stop=limit):
             batch.append(row)
             if len(batch) >= chunk:
                 _defend_rows(batch, pipeline, utility)
